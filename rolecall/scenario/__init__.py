@@ -1,0 +1,37 @@
+"""Scenario files: the YAML format, its loader and its precise error reports."""
+
+from rolecall.scenario._loader import LoadedScenario, Tool, load_model_config, load_scenario, load_tools_file
+from rolecall.scenario._models import (
+    CallBudget,
+    FaultSettings,
+    GenerationSettings,
+    IntRange,
+    JudgeSettings,
+    ModelSettings,
+    Persona,
+    PriorCall,
+    Scenario,
+    ValidationSettings,
+)
+from rolecall.scenario._source import Problem, ProblemsFound, format_path
+
+__all__ = [
+    "CallBudget",
+    "FaultSettings",
+    "GenerationSettings",
+    "IntRange",
+    "JudgeSettings",
+    "LoadedScenario",
+    "ModelSettings",
+    "Persona",
+    "PriorCall",
+    "Problem",
+    "ProblemsFound",
+    "Scenario",
+    "Tool",
+    "ValidationSettings",
+    "format_path",
+    "load_model_config",
+    "load_scenario",
+    "load_tools_file",
+]

@@ -1,0 +1,359 @@
+"""Load a scenario file: parse, validate, resolve ``{file: PATH}`` references, check across fields.
+
+Every problem found is collected (not just the first) and reported with the file, line and
+column of the node that caused it, so a user can fix a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from pydantic import TypeAdapter, ValidationError
+
+from rolecall.scenario._errors import validation_problems
+from rolecall.scenario._models import (
+    ComponentConfig,
+    FileRef,
+    FunctionTool,
+    InlineTool,
+    OpenAITool,
+    Persona,
+    PersonaEntry,
+    Scenario,
+)
+from rolecall.scenario._source import (
+    MAX_REFERENCED_BYTES,
+    DataPath,
+    Problem,
+    ProblemsFound,
+    SourceDocument,
+    format_path,
+    load_document,
+)
+
+_INLINE_TOOL: TypeAdapter[Any] = TypeAdapter(InlineTool)
+_PERSONA_LIST = TypeAdapter(list[PersonaEntry])
+_ROLES = ("default", "planner", "user", "assistant", "tool_simulator", "judge")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool in one normal form, whatever form the scenario wrote it in."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    returns: dict[str, Any] | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def openai_tool(self) -> dict[str, Any]:
+        """The tool as it appears in a chat request and in output records."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario with every reference resolved."""
+
+    path: Path
+    scenario: Scenario
+    tools: tuple[Tool, ...]
+    personas: tuple[Persona, ...]
+    # Role -> a component config mapping (inline or read from its file); unset roles absent.
+    model_configs: dict[str, dict[str, Any]]
+    digest: str
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    def tool(self, name: str) -> Tool:
+        for tool in self.tools:
+            if tool.name == name:
+                return tool
+        raise KeyError(name)
+
+
+@dataclass
+class _PlacedTool:
+    """A tool plus where it was written, so later checks can point into the right file."""
+
+    tool: Tool
+    document: SourceDocument
+    path: DataPath
+    parameters_path: DataPath
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+class _Loader:
+    def __init__(self, path: Path):
+        self.path = path
+        self.base_dir = path.resolve().parent
+        self.problems: list[Problem] = []
+
+    def _reference(self, owner: SourceDocument, where: DataPath, ref: str) -> Path | None:
+        target = (self.base_dir / ref).resolve()
+        if not target.is_file():
+            reason = "is not a file" if target.exists() else "not found"
+            self.problems.append(owner.problem(where, f"referenced file {ref!r} {reason} (looked at {target})"))
+            return None
+        return target
+
+    def _document(self, owner: SourceDocument, where: DataPath, ref: str) -> SourceDocument | None:
+        target = self._reference(owner, where, ref)
+        if target is None:
+            return None
+        try:
+            return load_document(target, display_name=_display(target), max_bytes=MAX_REFERENCED_BYTES)
+        except ProblemsFound as found:
+            self.problems.extend(found.problems)
+            return None
+
+    def load(self) -> LoadedScenario:
+        document = load_document(self.path)
+        if not isinstance(document.data, dict):
+            raise ProblemsFound([document.problem((), "the top level must be a mapping of scenario keys")])
+        try:
+            scenario = Scenario.model_validate(document.data)
+        except ValidationError as error:
+            raise ProblemsFound(validation_problems(error, document, Scenario)) from None
+
+        personas = self._personas(document, scenario)
+        placed = self._tools(document, scenario)
+        if not placed and not self.problems:
+            self.problems.append(document.problem(("tools",), "at least one tool is required"))
+        self._check_tools(placed)
+        self._check_prior_calls(document, scenario, {p.tool.name: p.tool for p in placed})
+        model_configs = self._models(document, scenario)
+        if self.problems:
+            raise ProblemsFound(self.problems)
+        tools = tuple(p.tool for p in placed)
+        return LoadedScenario(
+            path=self.path,
+            scenario=scenario,
+            tools=tools,
+            personas=tuple(personas),
+            model_configs=model_configs,
+            digest=_digest(scenario, tools, personas),
+        )
+
+    # -- personas -----------------------------------------------------------------------------
+
+    def _personas(self, document: SourceDocument, scenario: Scenario) -> list[Persona]:
+        entries: list[Any]
+        if isinstance(scenario.personas, FileRef):
+            where = ("personas", "file")
+            persona_doc = self._document(document, where, scenario.personas.file)
+            if persona_doc is None:
+                return []
+            if not isinstance(persona_doc.data, list):
+                self.problems.append(persona_doc.problem((), "a personas file must hold a list of personas"))
+                return []
+            try:
+                entries = _PERSONA_LIST.validate_python(persona_doc.data)
+            except ValidationError as error:
+                self.problems.extend(validation_problems(error, persona_doc, list[PersonaEntry]))
+                return []
+            owner, base = persona_doc, ()
+        else:
+            entries, owner, base = scenario.personas, document, ("personas",)
+        if not entries:
+            self.problems.append(owner.problem(base, "at least one persona is required"))
+        return [
+            entry if isinstance(entry, Persona) else Persona(name=f"persona-{index + 1}", description=entry)
+            for index, entry in enumerate(entries)
+        ]
+
+    # -- tools --------------------------------------------------------------------------------
+
+    def _tools(self, document: SourceDocument, scenario: Scenario) -> list[_PlacedTool]:
+        placed: list[_PlacedTool] = []
+        for index, entry in enumerate(scenario.tools):
+            if isinstance(entry, FileRef):
+                placed.extend(self._tool_file(document, ("tools", index, "file"), entry.file))
+            else:
+                placed.append(_place(entry, document, ("tools", index)))
+        return placed
+
+    def _tool_file(self, owner: SourceDocument, where: DataPath, ref: str) -> list[_PlacedTool]:
+        tool_doc = self._document(owner, where, ref)
+        return [] if tool_doc is None else self._tools_in(tool_doc)
+
+    def _tools_in(self, tool_doc: SourceDocument) -> list[_PlacedTool]:
+        """The tools of a standalone tools file: a YAML or JSON list of tools in either form."""
+        if not isinstance(tool_doc.data, list):
+            self.problems.append(tool_doc.problem((), "a tools file must hold a list of tools"))
+            return []
+        if not tool_doc.data:
+            self.problems.append(tool_doc.problem((), "the tools file holds no tools"))
+            return []
+        placed = []
+        # One tool at a time, so one bad tool does not hide the problems of the others.
+        for index, item in enumerate(tool_doc.data):
+            try:
+                entry = _INLINE_TOOL.validate_python(item)
+            except ValidationError as error:
+                self.problems.extend(validation_problems(error, tool_doc, InlineTool, (index,)))
+                continue
+            placed.append(_place(entry, tool_doc, (index,)))
+        return placed
+
+    def _check_tools(self, placed: list[_PlacedTool]) -> None:
+        first_seen: dict[str, _PlacedTool] = {}
+        for item in placed:
+            name_path = (*item.parameters_path[:-1], "name")
+            earlier = first_seen.setdefault(item.tool.name, item)
+            if earlier is not item:
+                line, column = earlier.document.position(earlier.path)
+                self.problems.append(
+                    item.document.problem(
+                        name_path,
+                        f"duplicate tool name {item.tool.name!r} "
+                        f"(first defined at {earlier.document.display_name}:{line}:{column})",
+                    )
+                )
+            self.problems.extend(_schema_problems(item.tool.parameters, item.document, item.parameters_path))
+            if item.tool.returns is not None:
+                self.problems.extend(_schema_problems(item.tool.returns, item.document, (*item.path, "returns")))
+
+    # -- prior calls --------------------------------------------------------------------------
+
+    def _check_prior_calls(self, document: SourceDocument, scenario: Scenario, tools: dict[str, Tool]) -> None:
+        for index, call in enumerate(scenario.prior_calls):
+            base = ("prior_calls", index)
+            tool = tools.get(call.name)
+            if tool is None:
+                close = difflib.get_close_matches(call.name, list(tools), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.problems.append(document.problem((*base, "name"), f"unknown tool {call.name!r}{hint}"))
+                continue
+            for schema, key, value in (
+                (tool.parameters, "arguments", call.arguments),
+                (tool.returns, "output", call.output),
+            ):
+                if schema is None or not _is_valid_schema(schema):
+                    continue
+                for error in _validator(schema).iter_errors(value):
+                    path = (*base, key, *error.absolute_path)
+                    self.problems.append(document.problem(path, f"does not match tool {tool.name!r}: {error.message}"))
+
+    # -- models -------------------------------------------------------------------------------
+
+    def _models(self, document: SourceDocument, scenario: Scenario) -> dict[str, dict[str, Any]]:
+        configs: dict[str, dict[str, Any]] = {}
+        for role in _ROLES:
+            ref = getattr(scenario.models, role)
+            if ref is None:
+                continue
+            if isinstance(ref, ComponentConfig):
+                configs[role] = ref.model_dump(exclude_none=True)
+                continue
+            config_doc = self._document(document, ("models", role), ref)
+            if config_doc is None:
+                continue
+            try:
+                configs[role] = ComponentConfig.model_validate(config_doc.data).model_dump(exclude_none=True)
+            except ValidationError as error:
+                self.problems.extend(validation_problems(error, config_doc, ComponentConfig))
+        return configs
+
+
+def _place(entry: FunctionTool | OpenAITool, document: SourceDocument, path: DataPath) -> _PlacedTool:
+    if isinstance(entry, OpenAITool):
+        function = entry.function
+        extensions = {**function.extensions, **entry.extensions}
+        tool = Tool(function.name, function.description, function.parameters, entry.returns, extensions)
+        return _PlacedTool(tool, document, path, (*path, "function", "parameters"))
+    tool = Tool(entry.name, entry.description, entry.parameters, entry.returns, entry.extensions)
+    return _PlacedTool(tool, document, path, (*path, "parameters"))
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _is_valid_schema(schema: dict[str, Any]) -> bool:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(cls.META_SCHEMA).is_valid(schema)
+
+
+def _dialect(cls: type) -> str:
+    """``Draft202012Validator`` -> ``Draft 2020-12``."""
+    number = cls.__name__.removeprefix("Draft").removesuffix("Validator")
+    return f"Draft {number[:4]}-{number[4:]}" if len(number) == 6 else f"Draft {number}"
+
+
+def _schema_problems(schema: dict[str, Any], document: SourceDocument, path: DataPath) -> list[Problem]:
+    """Meta-schema errors of a tool's ``parameters`` or ``returns``, plus the type-object rule."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    meta = cls(cls.META_SCHEMA)
+    problems = []
+    for error in meta.iter_errors(schema):
+        # Inside anyOf/oneOf, the most relevant branch's complaint is the specific one.
+        best = jsonschema.exceptions.best_match(error.context) if error.context else error
+        problems.append(
+            document.problem((*path, *best.absolute_path), f"not a valid JSON Schema ({_dialect(cls)}): {best.message}")
+        )
+    if problems:
+        return problems
+    if schema.get("type") != "object":
+        where = (*path, "type") if "type" in schema else path
+        found = f"type is {schema['type']!r}" if "type" in schema else "it has no type"
+        problems.append(document.problem(where, f"must be a JSON Schema of type object, but {found}"))
+    return problems
+
+
+def _digest(scenario: Scenario, tools: tuple[Tool, ...], personas: list[Persona]) -> str:
+    """A content digest of the resolved scenario: formatting changes do not alter it."""
+    payload = {
+        "scenario": scenario.model_dump(mode="json", exclude={"tools", "personas"}),
+        "tools": [{"tool": t.openai_tool(), "returns": t.returns} for t in tools],
+        "personas": [p.model_dump(mode="json") for p in personas],
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Load and check a scenario file; raises :class:`ProblemsFound` listing every problem."""
+    return _Loader(Path(path)).load()
+
+
+def load_tools_file(path: str | Path) -> list[Tool]:
+    """Load a standalone tools file (a YAML/JSON list of tools) with the same checks as a scenario's."""
+    target = Path(path)
+    loader = _Loader(target)
+    placed = loader._tools_in(load_document(target, max_bytes=MAX_REFERENCED_BYTES))
+    loader._check_tools(placed)
+    if loader.problems:
+        raise ProblemsFound(loader.problems)
+    return [p.tool for p in placed]
+
+
+def load_model_config(path: str | Path) -> dict[str, Any]:
+    """Read an AutoGen component config file (YAML/JSON) into a mapping, or raise :class:`ProblemsFound`."""
+    document = load_document(Path(path))
+    try:
+        return ComponentConfig.model_validate(document.data).model_dump(exclude_none=True)
+    except ValidationError as error:
+        raise ProblemsFound(validation_problems(error, document, ComponentConfig)) from None
+
+
+__all__ = ["LoadedScenario", "Tool", "format_path", "load_model_config", "load_scenario", "load_tools_file"]

@@ -1,0 +1,357 @@
+"""The scenario file format, as pydantic models that round-trip to YAML.
+
+Everything here is declarative: these models say what a scenario file may contain. Reading
+files, resolving ``{file: PATH}`` references and cross-field checks live in ``_loader.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+EXTENSION_PREFIX = "x-"
+
+JsonSchemaObject = Annotated[
+    dict[str, Any],
+    Field(description="A JSON Schema (Draft 2020-12 unless it names another) whose type is object."),
+]
+_TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
+
+
+def _check_tool_name(name: str) -> str:
+    if not _TOOL_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a valid tool name: use 1-64 letters, digits, '_' or '-'")
+    return name
+
+
+ToolName = Annotated[
+    str,
+    AfterValidator(_check_tool_name),
+    WithJsonSchema({"type": "string", "pattern": TOOL_NAME_PATTERN, "description": "letters, digits, _ and -"}),
+]
+
+
+class StrictModel(BaseModel):
+    """Base for every scenario model: unknown keys and silent type coercion are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class FileRef(StrictModel):
+    """``{file: PATH}``: content kept in another YAML or JSON file, relative to this one."""
+
+    file: str = Field(min_length=1, description="Path to a YAML or JSON file, relative to the scenario file.")
+
+
+def _empty_object_schema() -> dict[str, Any]:
+    return {"type": "object", "properties": {}}
+
+
+class _ExtensibleModel(StrictModel):
+    """A model that also accepts vendor keys starting with ``x-`` and keeps them on round trips.
+
+    Real tool specs carry such keys (``x-category``, ``x-source-entry``); any other unknown
+    key stays an error, so typos like ``paramters`` are still caught.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"patternProperties": {"^x-": {}}})
+
+    extensions: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict, alias="__extensions__")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_extensions(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(str(k).startswith(EXTENSION_PREFIX) for k in data):
+            data = dict(data)
+            extensions = {k: data.pop(k) for k in list(data) if str(k).startswith(EXTENSION_PREFIX)}
+            data["__extensions__"] = extensions
+        return data
+
+    @model_serializer(mode="wrap")
+    def _emit_extensions(self, handler: Any) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict):
+            extensions = dumped.pop("__extensions__", None) or dumped.pop("extensions", None) or {}
+            dumped.update(extensions)
+        return dumped
+
+
+class FunctionTool(_ExtensibleModel):
+    """A tool in bare-function form: ``{name, description, parameters, returns?}``."""
+
+    name: ToolName
+    description: str = Field(default="", description="What the tool does and what it returns.")
+    parameters: JsonSchemaObject = Field(
+        default_factory=_empty_object_schema, description="JSON Schema (type object) of the arguments."
+    )
+    returns: JsonSchemaObject | None = Field(
+        default=None, description="JSON Schema (type object) of the tool's successful result."
+    )
+
+
+class OpenAIFunction(_ExtensibleModel):
+    name: ToolName
+    description: str = Field(default="", description="What the tool does and what it returns.")
+    parameters: JsonSchemaObject = Field(
+        default_factory=_empty_object_schema, description="JSON Schema (type object) of the arguments."
+    )
+    strict: bool | None = Field(default=None, description="OpenAI strict mode flag; kept as given.")
+
+
+class OpenAITool(_ExtensibleModel):
+    """A tool in OpenAI form: ``{type: function, function: {...}, returns?}``."""
+
+    type: Literal["function"] = Field(default="function", description="Always `function`.")
+    function: OpenAIFunction = Field(description="The function: name, description, parameters.")
+    returns: JsonSchemaObject | None = Field(
+        default=None, description="JSON Schema (type object) of the tool's successful result."
+    )
+
+
+def _tool_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "file" in value:
+            return "file"
+        if "function" in value or "type" in value:
+            return "openai"
+        return "function"
+    if isinstance(value, BaseModel):
+        return {FileRef: "file", OpenAITool: "openai", FunctionTool: "function"}.get(type(value))
+    return None
+
+
+InlineTool = Annotated[
+    Annotated[FunctionTool, Tag("function")] | Annotated[OpenAITool, Tag("openai")],
+    Discriminator(_tool_kind, custom_error_type="tool", custom_error_message="a tool must be a mapping"),
+]
+ToolEntry = Annotated[
+    Annotated[FunctionTool, Tag("function")] | Annotated[OpenAITool, Tag("openai")] | Annotated[FileRef, Tag("file")],
+    Discriminator(
+        _tool_kind,
+        custom_error_type="tool",
+        custom_error_message="a tool must be a mapping: a function, an OpenAI tool or {file: PATH}",
+    ),
+]
+
+
+def _scalar_fact(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError("a fact must be a string, number or boolean")
+
+
+FactValue = Annotated[Any, AfterValidator(_scalar_fact)]
+
+
+class Persona(StrictModel):
+    """A simulated user: who they are and the literal values they know."""
+
+    name: str = Field(min_length=1, description="The persona's name.")
+    description: str = Field(min_length=1, description="Voice, temperament, situation.")
+    facts: dict[str, FactValue] = Field(
+        default_factory=dict, description="Literal values this user knows (an email, an order number...)."
+    )
+
+
+def _text_or_object(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict | Persona):
+        return "object"
+    return None
+
+
+PersonaEntry = Annotated[
+    Annotated[str, Tag("text")] | Annotated[Persona, Tag("object")],
+    Discriminator(
+        _text_or_object,
+        custom_error_type="persona",
+        custom_error_message="a persona must be a string or a mapping {name, description, facts?}",
+    ),
+]
+
+
+def _list_or_file(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict | FileRef):
+        return "file"
+    return None
+
+
+PersonaList = Annotated[
+    Annotated[list[PersonaEntry], Tag("list")] | Annotated[FileRef, Tag("file")],
+    Discriminator(
+        _list_or_file,
+        custom_error_type="personas",
+        custom_error_message="personas must be a list or {file: PATH}",
+    ),
+]
+
+
+class PriorCall(StrictModel):
+    """A call that happened before every dialogue; its output is state the user and tools share."""
+
+    name: ToolName
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The arguments it was called with.")
+    output: dict[str, Any] = Field(default_factory=dict, description="The result it returned.")
+    note: str = Field(default="", description="How the user knows about it, in words.")
+
+
+class IntRange(StrictModel):
+    min: int = Field(ge=1, description="Lower bound (inclusive).")
+    max: int = Field(ge=1, description="Upper bound (inclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class CallBudget(StrictModel):
+    enabled: bool = Field(default=True, description="Whether the planner makes such calls at all.")
+    max: int = Field(default=2, ge=0, description="At most this many per turn.")
+
+
+class DateRange(StrictModel):
+    start: Annotated[dt.date, Strict(False)] = Field(description="First possible date (YYYY-MM-DD).")
+    end: Annotated[dt.date, Strict(False)] = Field(description="Last possible date (YYYY-MM-DD).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.start > self.end:
+            raise ValueError(f"start ({self.start}) is after end ({self.end})")
+        return self
+
+
+class GenerationSettings(StrictModel):
+    dialogues: int = Field(default=10, ge=1, description="How many dialogues `rolecall run` generates.")
+    seed: int = Field(default=0, description="Seed for every random choice; same seed, same dialogues.")
+    turns: IntRange = Field(
+        default_factory=lambda: IntRange(min=1, max=2), description="User goals (planned turns) per dialogue."
+    )
+    plan_length: IntRange = Field(
+        default_factory=lambda: IntRange(min=2, max=4), description="Tool calls planned per turn."
+    )
+    hidden_calls: CallBudget = Field(
+        default_factory=lambda: CallBudget(enabled=True, max=2),
+        description="Upstream calls the user never mentions; the assistant must discover them.",
+    )
+    prior_calls: CallBudget = Field(
+        default_factory=lambda: CallBudget(enabled=False, max=1),
+        description="Calls the planner may invent as having happened before the dialogue.",
+    )
+    max_messages: int = Field(default=40, ge=4, description="Hard bound on messages per dialogue.")
+    max_tool_calls_per_turn: int = Field(default=8, ge=1, description="Hard bound on tool calls per user turn.")
+    dates: DateRange | None = Field(default=None, description="The dialogue's 'today' is drawn from this range.")
+
+
+FaultKind = Literal[
+    "not_found", "rate_limited", "invalid_argument", "permission_denied", "timeout", "server_error", "conflict"
+]
+
+
+class FaultSettings(StrictModel):
+    """Deterministic error injection in tool results, drawn from the seeded RNG."""
+
+    rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Probability that a tool call fails.")
+    kinds: list[FaultKind] = Field(
+        default_factory=lambda: ["not_found", "rate_limited", "invalid_argument"],
+        min_length=1,
+        description="Error kinds drawn from when a call fails.",
+    )
+
+
+class ComponentConfig(StrictModel):
+    """An AutoGen component config, e.g. ``{provider: ...OpenAIChatCompletionClient, config: {...}}``."""
+
+    model_config = ConfigDict(strict=False)
+
+    provider: str = Field(min_length=1, description="Import path of the client class.")
+    component_type: str | None = Field(default=None, description="AutoGen component type (`model`).")
+    version: int | None = Field(default=None, description="AutoGen component schema version.")
+    component_version: int | None = Field(default=None, description="Version of the provider's config.")
+    description: str | None = Field(default=None, description="Free text.")
+    label: str | None = Field(default=None, description="Free text.")
+    config: dict[str, Any] = Field(default_factory=dict, description="The provider's own settings.")
+
+
+def _path_or_inline(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "path"
+    if isinstance(value, dict | ComponentConfig):
+        return "inline"
+    return None
+
+
+ModelRef = Annotated[
+    Annotated[str, Tag("path")] | Annotated[ComponentConfig, Tag("inline")],
+    Discriminator(
+        _path_or_inline,
+        custom_error_type="model",
+        custom_error_message="a model is a path to an AutoGen component config file, or such a config inline",
+    ),
+    Field(description="Path to an AutoGen component config YAML (relative to the scenario), or one inline."),
+]
+
+
+class ModelSettings(StrictModel):
+    """Which chat model each role uses; a role left unset uses ``default``."""
+
+    default: ModelRef | None = Field(default=None, description="Model for every role not set below.")
+    planner: ModelRef | None = Field(default=None, description="Plans the calls of each turn.")
+    user: ModelRef | None = Field(default=None, description="Plays the simulated user.")
+    assistant: ModelRef | None = Field(default=None, description="The assistant under simulation.")
+    tool_simulator: ModelRef | None = Field(default=None, description="Invents tool results.")
+    judge: ModelRef | None = Field(default=None, description="The validator's LLM judge.")
+
+
+class JudgeSettings(StrictModel):
+    enabled: bool = Field(default=True, description="Run the LLM judge on dialogues the rules accept.")
+    votes: int = Field(default=1, ge=1, le=15, description="Independent judge samples per dialogue.")
+    mode: Literal["majority", "strict"] = Field(
+        default="majority", description="majority: most votes win; strict: every vote must accept."
+    )
+
+
+class ValidationSettings(StrictModel):
+    disabled_rules: list[str] = Field(default_factory=list, description="Rule checks to skip, by name.")
+    judge: JudgeSettings = Field(default_factory=JudgeSettings, description="The LLM judge.")
+
+
+class Scenario(StrictModel):
+    """A rolecall scenario: a domain's tools, its users and how to generate dialogues in it."""
+
+    model_config = ConfigDict(title="rolecall scenario")
+
+    name: str = Field(min_length=1, description="Short name; recorded in every output record.")
+    description: str = Field(description="What the domain is.")
+    policy: str | None = Field(default=None, description="The assistant's system prompt.")
+    personas: PersonaList = Field(description="Simulated users: strings, objects, or {file: PATH}.")
+    tools: list[ToolEntry] = Field(description="The tools: functions, OpenAI tools, or {file: PATH} entries.")
+    prior_calls: list[PriorCall] = Field(
+        default_factory=list, description="Calls that happened before every dialogue (shared state)."
+    )
+    generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Generation knobs.")
+    faults: FaultSettings = Field(default_factory=FaultSettings, description="Injected tool errors.")
+    models: ModelSettings = Field(default_factory=ModelSettings, description="Chat model per role.")
+    validation: ValidationSettings = Field(
+        default_factory=ValidationSettings, description="Rule checks and the LLM judge."
+    )
