@@ -51,11 +51,12 @@ def validate(
     Exits 0 when every file is valid, 2 otherwise.
     """
     from rolecall.scenario import ProblemsFound, load_scenario
+    from rolecall.validators import CHECK_NAMES
 
     failed = False
     for path in files:
         try:
-            loaded = load_scenario(path)
+            loaded = load_scenario(path, known_rules=CHECK_NAMES)
         except ProblemsFound as found:
             failed = True
             _print_problems(found.problems)
@@ -118,9 +119,10 @@ def run(
     import asyncio
 
     from rolecall.scenario import ProblemsFound, load_scenario
+    from rolecall.validators import CHECK_NAMES
 
     try:
-        loaded = load_scenario(scenario)
+        loaded = load_scenario(scenario, known_rules=CHECK_NAMES)
         configs = _model_configs(loaded.model_configs, model, role_model)
     except ProblemsFound as found:
         _print_problems(found.problems)

@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,9 @@ def _display(path: Path) -> str:
 
 
 class _Loader:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, known_rules: Sequence[str] | None = None):
         self.path = path
+        self.known_rules = known_rules
         self.base_dir = path.resolve().parent
         self.problems: list[Problem] = []
 
@@ -141,6 +143,7 @@ class _Loader:
         self._check_tools(placed)
         self._check_prior_calls(document, scenario, {p.tool.name: p.tool for p in placed})
         model_configs = self._models(document, scenario)
+        self._check_rule_names(document, scenario)
         if self.problems:
             raise ProblemsFound(self.problems)
         tools = tuple(p.tool for p in placed)
@@ -253,6 +256,16 @@ class _Loader:
                     path = (*base, key, *error.absolute_path)
                     self.problems.append(document.problem(path, f"does not match tool {tool.name!r}: {error.message}"))
 
+    def _check_rule_names(self, document: SourceDocument, scenario: Scenario) -> None:
+        if self.known_rules is None:
+            return
+        for index, name in enumerate(scenario.validation.disabled_rules):
+            if name not in self.known_rules:
+                close = difflib.get_close_matches(name, list(self.known_rules), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known checks: {', '.join(self.known_rules)}"
+                where = ("validation", "disabled_rules", index)
+                self.problems.append(document.problem(where, f"unknown check {name!r}; {hint}"))
+
     # -- models -------------------------------------------------------------------------------
 
     def _models(self, document: SourceDocument, scenario: Scenario) -> dict[str, dict[str, Any]]:
@@ -331,9 +344,13 @@ def _digest(scenario: Scenario, tools: tuple[Tool, ...], personas: list[Persona]
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def load_scenario(path: str | Path) -> LoadedScenario:
-    """Load and check a scenario file; raises :class:`ProblemsFound` listing every problem."""
-    return _Loader(Path(path)).load()
+def load_scenario(path: str | Path, known_rules: Sequence[str] | None = None) -> LoadedScenario:
+    """Load and check a scenario file; raises :class:`ProblemsFound` listing every problem.
+
+    ``known_rules``: the validator's check names, to catch typos in ``validation.disabled_rules``
+    (passed in by callers so this package does not depend on the validator).
+    """
+    return _Loader(Path(path), known_rules).load()
 
 
 def load_tools_file(path: str | Path) -> list[Tool]:

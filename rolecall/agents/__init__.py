@@ -1,0 +1,48 @@
+"""The language-model roles: our own small interfaces, and their autogen-agentchat implementation.
+
+Importing this package does not import AutoGen; ``AutogenBackend`` is loaded on first use.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from rolecall.agents._protocols import (
+    AssistantSession,
+    AssistantStep,
+    ExecutedCall,
+    RoleBackend,
+    RoleError,
+    StructuredRole,
+    ToolExecutor,
+    Usage,
+)
+from rolecall.agents._replies import JudgeReply, PlanReply, UserReply, json_object_reply
+from rolecall.agents._templates import render
+
+if TYPE_CHECKING:
+    from rolecall.agents._autogen import AutogenBackend
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AutogenBackend":
+        from rolecall.agents._autogen import AutogenBackend
+
+        return AutogenBackend
+    raise AttributeError(name)
+
+
+__all__ = [
+    "AssistantSession",
+    "AssistantStep",
+    "AutogenBackend",
+    "ExecutedCall",
+    "JudgeReply",
+    "PlanReply",
+    "RoleBackend",
+    "RoleError",
+    "StructuredRole",
+    "ToolExecutor",
+    "Usage",
+    "UserReply",
+    "json_object_reply",
+    "render",
+]

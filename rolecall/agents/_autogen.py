@@ -1,0 +1,239 @@
+"""The roles as autogen-agentchat agents.
+
+Structured roles (planner, user, tool simulator, judge) are stateless: each request is a fresh
+``AssistantAgent`` run whose prompt carries all the context, so no hidden state leaks between
+requests. The assistant under simulation is one long-lived ``AssistantAgent`` per dialogue whose
+tools are simulated: each call goes to the dialogue's tool simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import Response
+from autogen_agentchat.messages import (
+    StructuredMessage,
+    TextMessage,
+    ToolCallExecutionEvent,
+    ToolCallRequestEvent,
+)
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient, RequestUsage
+from autogen_core.tools import BaseTool, ToolSchema
+from pydantic import BaseModel, ValidationError
+
+from rolecall.agents._protocols import (
+    AssistantStep,
+    ExecutedCall,
+    ReplyT,
+    RoleError,
+    ToolExecutor,
+    Usage,
+)
+from rolecall.models import ModelFactory
+from rolecall.scenario import Tool
+from rolecall.tokens import count_tokens
+
+# openai's structured-output parser round-trips our reply models through a field typed None and
+# pydantic warns about it on every call; the value is right, the warning is noise.
+warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+
+DEFAULT_ASSISTANT_SYSTEM = "You are a helpful assistant. Use the tools when they help."
+_BACKOFF_SECONDS = (0.2, 0.6, 1.5)
+
+
+def _usage(messages: Sequence[Any]) -> Usage:
+    usage = Usage()
+    for message in messages:
+        reported: RequestUsage | None = getattr(message, "models_usage", None)
+        if reported is not None:
+            usage.add(Usage(reported.prompt_tokens, reported.completion_tokens, calls=1))
+    return usage
+
+
+def extract_json_object(text: str) -> Any:
+    """The first JSON object in ``text`` (models sometimes wrap it in prose or code fences)."""
+    text = text.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("the reply holds no JSON object")
+    value, _ = json.JSONDecoder().raw_decode(text[start:])
+    return value
+
+
+def _short(error: Exception) -> str:
+    text = str(error).replace("\n", " ")
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+class AutogenStructuredRole:
+    """A structured role: each ``ask`` is one fresh ``AssistantAgent`` run (bounded retries)."""
+
+    def __init__(self, role: str, client: ChatCompletionClient, scrub: Callable[[str], str], attempts: int = 3):
+        self.role = role
+        self.client = client
+        self.usage = Usage()
+        self._scrub = scrub
+        self._attempts = attempts
+        # Servers that support JSON-Schema-constrained output get the schema as response_format;
+        # others get it in the prompt and we parse the text.
+        self._native = bool(client.model_info.get("structured_output", False))
+
+    async def ask(self, system: str, prompt: str, reply_type: type[ReplyT]) -> ReplyT:
+        if not self._native:
+            schema = json.dumps(reply_type.model_json_schema(), separators=(",", ":"))
+            system = f"{system}\n\nThe JSON object must match this JSON Schema:\n{schema}"
+        feedback = ""
+        last_error = "no attempt made"
+        for attempt in range(self._attempts):
+            agent = AssistantAgent(
+                name=self.role,
+                model_client=self.client,
+                system_message=system,
+                output_content_type=reply_type if self._native else None,
+            )
+            task = prompt + feedback
+            try:
+                result = await agent.run(task=task)
+            except (ValidationError, json.JSONDecodeError) as error:
+                last_error = f"malformed reply: {_short(error)}"
+                feedback = f"\n\nYour previous reply was not valid ({_short(error)}). Reply again with valid JSON only."
+                continue
+            except Exception as error:  # transport or server errors: back off and try again
+                last_error = f"{type(error).__name__}: {self._scrub(_short(error))}"
+                await asyncio.sleep(_BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS) - 1)])
+                continue
+            final = result.messages[-1]
+            reply_text = final.to_model_text() if hasattr(final, "to_model_text") else str(final)
+            self.usage.add(self._measured(result.messages, system + task, reply_text))
+            if isinstance(final, StructuredMessage) and isinstance(final.content, reply_type):
+                return final.content
+            try:
+                return reply_type.model_validate(extract_json_object(str(getattr(final, "content", ""))))
+            except (ValidationError, ValueError) as error:
+                last_error = f"malformed reply: {_short(error)}"
+                feedback = f"\n\nYour previous reply was not valid ({_short(error)}). Reply again with valid JSON only."
+        raise RoleError(self.role, f"no usable reply after {self._attempts} attempts; last: {last_error}")
+
+    @staticmethod
+    def _measured(messages: Sequence[Any], prompt: str, reply: str) -> Usage:
+        usage = _usage(messages)
+        if usage.prompt_tokens == 0 and usage.completion_tokens == 0:
+            # The server reported nothing: count with tiktoken so budgets stay meaningful.
+            return Usage(count_tokens(prompt), count_tokens(reply), calls=1, estimated=True)
+        return usage
+
+
+class _SimulatedTool(BaseTool[BaseModel, BaseModel]):
+    """A tool whose schema comes from the scenario and whose calls go to the tool simulator."""
+
+    def __init__(self, tool: Tool, execute: ToolExecutor):
+        super().__init__(args_type=BaseModel, return_type=BaseModel, name=tool.name, description=tool.description)
+        self._schema: ToolSchema = {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,  # type: ignore[typeddict-item]
+        }
+        self._execute = execute
+
+    @property
+    def schema(self) -> ToolSchema:
+        return self._schema
+
+    async def run(self, args: BaseModel, cancellation_token: CancellationToken) -> BaseModel:
+        raise NotImplementedError("simulated tools run through run_json")
+
+    async def run_json(
+        self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
+    ) -> Any:
+        return await self._execute(self.name, dict(args), call_id or "")
+
+
+class AutogenAssistant:
+    """The assistant under simulation: an ``AssistantAgent`` run one inference per step."""
+
+    def __init__(
+        self,
+        client: ChatCompletionClient,
+        system_message: str | None,
+        tools: Sequence[Tool],
+        execute: ToolExecutor,
+        scrub: Callable[[str], str],
+        attempts: int = 3,
+    ):
+        self.usage = Usage()
+        self._scrub = scrub
+        self._attempts = attempts
+        # One tool iteration per step: the session decides whether to continue, so it can
+        # bound tool calls and spot stalls between inferences.
+        self.agent = AssistantAgent(
+            name="assistant",
+            model_client=client,
+            tools=[_SimulatedTool(tool, execute) for tool in tools],
+            system_message=system_message or DEFAULT_ASSISTANT_SYSTEM,
+            max_tool_iterations=1,
+            reflect_on_tool_use=False,
+        )
+
+    async def step(self, user_message: str | None) -> AssistantStep:
+        messages = [TextMessage(content=user_message, source="user")] if user_message is not None else []
+        last_error = ""
+        for attempt in range(self._attempts):
+            try:
+                response = await self.agent.on_messages(messages, CancellationToken())
+                return self._read(response)
+            except Exception as error:
+                last_error = f"{type(error).__name__}: {self._scrub(_short(error))}"
+                # The agent stored the user message before the failing model call.
+                messages = []
+                await asyncio.sleep(_BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS) - 1)])
+        raise RoleError("assistant", f"model call failed {self._attempts} times; last: {last_error}")
+
+    def _read(self, response: Response) -> AssistantStep:
+        inner = list(response.inner_messages or [])
+        self.usage.add(_usage([*inner, response.chat_message]))
+        results = {
+            result.call_id: result.content
+            for event in inner
+            if isinstance(event, ToolCallExecutionEvent)
+            for result in event.content
+        }
+        step = AssistantStep()
+        for event in inner:
+            if isinstance(event, ToolCallRequestEvent):
+                for call in event.content:
+                    step.calls.append(ExecutedCall(call.id, call.name, call.arguments, results.get(call.id, "")))
+        if not step.calls:
+            final = response.chat_message
+            step.text = final.content if isinstance(final, TextMessage) else final.to_model_text()
+        return step
+
+
+class AutogenBackend:
+    """Builds the roles of a dialogue from a :class:`ModelFactory`."""
+
+    def __init__(self, factory: ModelFactory, attempts: int = 3):
+        self.factory = factory
+        self.attempts = attempts
+
+    def structured(self, role: str) -> AutogenStructuredRole:
+        return AutogenStructuredRole(role, self.factory.client_for(role), self.factory.scrub, self.attempts)
+
+    def assistant(self, system_message: str | None, tools: Sequence[Tool], execute: ToolExecutor) -> AutogenAssistant:
+        client = self.factory.client_for("assistant")
+        return AutogenAssistant(client, system_message, tools, execute, self.factory.scrub, self.attempts)
+
+    def describe(self) -> dict[str, object]:
+        return self.factory.describe()
+
+    async def close(self) -> None:
+        await self.factory.close()

@@ -1,0 +1,58 @@
+"""The shapes of structured replies each role must produce (sent as JSON Schemas to the model)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+
+class PlannedCallReply(BaseModel):
+    id: str = Field(max_length=8, description='"$" followed by a number, e.g. "$1".')
+    name: str = Field(max_length=64)
+    arguments: dict[str, Any] = Field(description='Literal values or references like "$1.customer_id".')
+
+
+class PlanReply(BaseModel):
+    goal: str = Field(max_length=300, description="What the user wants, in their words.")
+    calls: list[PlannedCallReply] = Field(min_length=1, max_length=8)
+
+
+class UserReply(BaseModel):
+    message: str = Field(max_length=600, description="What the customer says next.")
+    status: Literal["continue", "done", "give_up"]
+
+
+class JudgeReply(BaseModel):
+    # Reasoning before the verdict: small models judge better when they explain first.
+    reasoning: str = Field(max_length=800)
+    consistent: Literal["yes", "no"]
+
+
+class JsonObjectReply(RootModel[dict[str, Any]]):
+    """Any JSON object; subclasses made by :func:`json_object_reply` advertise a specific schema."""
+
+
+def json_object_reply(name: str, schema: dict[str, Any]) -> type[JsonObjectReply]:
+    """A reply type that accepts any JSON object but shows the model ``schema``.
+
+    Tool results and inferred output schemas have schemas known only at run time; pydantic
+    accepts the object and the caller validates it against ``schema`` with jsonschema.
+    """
+
+    class _Reply(JsonObjectReply):
+        model_config = ConfigDict(title=name)
+
+        # Fresh copies: openai's strict-schema conversion edits the schema it is given in place,
+        # and the caller validates results against the original.
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return copy.deepcopy(schema)
+
+        @classmethod
+        def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+            return copy.deepcopy(schema)
+
+    _Reply.__name__ = name
+    return _Reply

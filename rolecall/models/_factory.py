@@ -1,0 +1,138 @@
+"""Chat model clients per role, built from AutoGen component configs.
+
+A config is the mapping AutoGen's ``ChatCompletionClient.load_component`` takes
+(``{provider, config}``). String values may name environment variables as ``${NAME}``, so
+keys never need to be written into files; manifests get a redacted copy of the config as
+written, never the expanded one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autogen_core.models import ChatCompletionClient
+
+ROLES = ("planner", "user", "assistant", "tool_simulator", "judge")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_KEY = re.compile(r"(api_?key|token|secret|password|authorization|credential)", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+class ModelConfigError(Exception):
+    """A model config cannot be turned into a client (unset variable, unknown provider...)."""
+
+
+def expand_environment(value: Any, where: str = "config") -> Any:
+    """Replace ``${NAME}`` in every string with the environment variable's value."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ModelConfigError(f"{where}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REFERENCE.sub(substitute, value)
+    if isinstance(value, Mapping):
+        return {key: expand_environment(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand_environment(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """A copy safe to write out: secret-looking keys with literal values are masked.
+
+    ``${NAME}`` references are kept: they name a variable, they are not the secret.
+    """
+    if isinstance(value, Mapping):
+        cleaned = {}
+        for key, item in value.items():
+            literal_secret = isinstance(item, str) and not _ENV_REFERENCE.fullmatch(item.strip())
+            cleaned[key] = REDACTED if _SECRET_KEY.search(str(key)) and literal_secret else redact(item)
+        return cleaned
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+class ModelFactory:
+    """Builds (and shares) one client per distinct config; each role asks for its own."""
+
+    def __init__(self, configs: Mapping[str, Mapping[str, Any]]):
+        unknown = set(configs) - {"default", *ROLES}
+        if unknown:
+            raise ModelConfigError(f"unknown roles in model configs: {sorted(unknown)}")
+        self._configs = {role: copy.deepcopy(dict(config)) for role, config in configs.items()}
+        self._clients: dict[str, ChatCompletionClient] = {}
+        self._secrets: set[str] = set()
+
+    def config_for(self, role: str) -> dict[str, Any]:
+        config = self._configs.get(role) or self._configs.get("default")
+        if config is None:
+            raise ModelConfigError(
+                f"no model configured for role {role!r}: pass --model CONFIG or set models.default in the scenario"
+            )
+        return config
+
+    def client_for(self, role: str) -> ChatCompletionClient:
+        from autogen_core.models import ChatCompletionClient
+
+        config = self.config_for(role)
+        key = json.dumps(config, sort_keys=True, default=str)
+        if key not in self._clients:
+            expanded = expand_environment(config, where=f"model for {role}")
+            self._secrets.update(s for s in _secret_values(expanded) if len(s) >= 4)
+            try:
+                self._clients[key] = ChatCompletionClient.load_component(expanded)
+            except Exception as error:  # AutoGen raises many kinds; report them as config errors
+                message = redact_text(str(error), expanded)
+                raise ModelConfigError(
+                    f"model for {role}: cannot build {config.get('provider')!r}: {message}"
+                ) from None
+        return self._clients[key]
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret this factory has seen replaced (for error messages)."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def describe(self) -> dict[str, Any]:
+        """Role -> redacted config, for the manifest."""
+        return {
+            role: redact(self.config_for(role)) for role in ROLES if role in self._configs or "default" in self._configs
+        }
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+def redact_text(text: str, expanded_config: Any) -> str:
+    """Remove any secret value of ``expanded_config`` that appears in ``text`` (error messages)."""
+    for secret in _secret_values(expanded_config):
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _secret_values(value: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _SECRET_KEY.search(str(key)) and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(_secret_values(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_secret_values(item))
+    return found

@@ -1,0 +1,40 @@
+"""Planning: the dataflow graph over tools, turn plans with references, and the hidden split."""
+
+from rolecall.planning._checks import choose_hidden, plan_problems
+from rolecall.planning._graph import DataflowGraph, Edge, OutputField, output_fields, schema_at
+from rolecall.planning._outputs import (
+    SchemaInferrer,
+    fingerprint,
+    heuristic_output_schema,
+    resolve_output_schemas,
+    usable_output_schema,
+)
+from rolecall.planning._plan import (
+    PlannedCall,
+    PriorCall,
+    Reference,
+    TurnPlan,
+    descendants,
+    literal_values,
+)
+
+__all__ = [
+    "DataflowGraph",
+    "Edge",
+    "OutputField",
+    "PlannedCall",
+    "PriorCall",
+    "Reference",
+    "SchemaInferrer",
+    "TurnPlan",
+    "choose_hidden",
+    "descendants",
+    "fingerprint",
+    "heuristic_output_schema",
+    "literal_values",
+    "output_fields",
+    "plan_problems",
+    "resolve_output_schemas",
+    "schema_at",
+    "usable_output_schema",
+]

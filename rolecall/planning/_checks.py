@@ -1,0 +1,138 @@
+"""Checks on a proposed turn plan, and the choice of its hidden (implicit) calls."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from rolecall.planning._graph import compatible, schema_at
+from rolecall.planning._plan import PlannedCall, TurnPlan
+from rolecall.scenario import Tool
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def plan_problems(
+    plan: TurnPlan,
+    tools: Mapping[str, Tool],
+    output_schemas: Mapping[str, Mapping[str, Any]],
+    earlier_calls: Mapping[str, str],
+    max_calls: int,
+) -> list[str]:
+    """Why ``plan`` is unusable; empty when it is fine.
+
+    ``earlier_calls`` maps ids of calls from earlier turns and prior calls to their tool names:
+    references may point at those too.
+    """
+    problems: list[str] = []
+    if not plan.calls:
+        return ["the plan has no calls"]
+    if len(plan.calls) > max_calls:
+        problems.append(f"the plan has {len(plan.calls)} calls, more than {max_calls}")
+    seen_ids: dict[str, str] = dict(earlier_calls)
+    signatures: set[str] = set()
+    for call in plan.calls:
+        where = f"{call.id} {call.name}"
+        if call.id in seen_ids:
+            problems.append(f"{where}: id {call.id} is already used")
+        tool = tools.get(call.name)
+        if tool is None:
+            problems.append(f"{where}: unknown tool {call.name!r}")
+            seen_ids[call.id] = call.name
+            continue
+        problems.extend(_argument_problems(call, tool, where))
+        for parameter, ref in call.references():
+            source = seen_ids.get(ref.call)
+            field = schema_at(output_schemas.get(source), ref.path) if source else None
+            wanted = (tool.parameters.get("properties") or {}).get(parameter)
+            if source is None:
+                problems.append(f"{where}: {parameter} refers to {ref.call}, which is not an earlier call")
+            elif field is None:
+                problems.append(
+                    f"{where}: {parameter} refers to {ref}, but {source} has no output field {'.'.join(ref.path)}"
+                )
+            elif isinstance(wanted, Mapping) and field and not compatible(field, wanted):
+                problems.append(f"{where}: {parameter} cannot take {ref}: its values do not fit the parameter's schema")
+        signature = json.dumps([call.name, call.arguments], sort_keys=True)
+        if signature in signatures:
+            problems.append(f"{where}: duplicates an earlier call")
+        signatures.add(signature)
+        seen_ids[call.id] = call.name
+    problems.extend(_connectivity_problems(plan))
+    unknown_hidden = set(plan.hidden) - {call.id for call in plan.calls}
+    if unknown_hidden:
+        problems.append(f"hidden ids {sorted(unknown_hidden)} are not calls of this plan")
+    return problems
+
+
+def _argument_problems(call: PlannedCall, tool: Tool, where: str) -> list[str]:
+    properties = tool.parameters.get("properties") or {}
+    problems = [
+        f"{where}: parameter {name!r} is not declared by the tool" for name in call.arguments if name not in properties
+    ]
+    # References are checked against output schemas; validate the literals alone here.
+    referenced = {name for name, _ in call.references()}
+    schema = dict(tool.parameters)
+    if referenced:
+        schema["required"] = [r for r in schema.get("required", []) if r not in referenced]
+        schema["properties"] = {k: v for k, v in properties.items() if k not in referenced}
+    literals = call.literals()
+    for error in _validator(schema).iter_errors(literals):
+        path = ".".join(str(p) for p in error.absolute_path)
+        problems.append(f"{where}: arguments{'.' + path if path else ''}: {error.message}")
+    return problems
+
+
+def _connectivity_problems(plan: TurnPlan) -> list[str]:
+    """Every call must be linked to the others by references (a plan is one task, not a list)."""
+    if len(plan.calls) < 2:
+        return []
+    ids = {call.id for call in plan.calls}
+    neighbours: dict[str, set[str]] = {call.id: set() for call in plan.calls}
+    for call in plan.calls:
+        for source in call.depends_on() & ids:
+            neighbours[call.id].add(source)
+            neighbours[source].add(call.id)
+    reached = {plan.calls[0].id}
+    frontier = [plan.calls[0].id]
+    while frontier:
+        for other in neighbours[frontier.pop()]:
+            if other not in reached:
+                reached.add(other)
+                frontier.append(other)
+    missing = [call.id for call in plan.calls if call.id not in reached]
+    return [f"calls {missing} are not connected to the rest of the plan by references"] if missing else []
+
+
+def choose_hidden(plan: TurnPlan, rng: random.Random, max_hidden: int) -> list[str]:
+    """An upstream-closed set of producer calls to keep implicit.
+
+    A call may be hidden only if it feeds a later call of this turn (final goal calls are
+    never hidden) and every call of this turn it depends on is hidden too: the user cannot
+    state a value that only a hidden call produces, so what follows it must be discovered.
+    """
+    if max_hidden <= 0:
+        return []
+    ids = [call.id for call in plan.calls]
+    producers = {source for call in plan.calls for source in call.depends_on() if source in ids}
+    if not producers:
+        return []
+    target = rng.randint(1, min(max_hidden, len(producers)))
+    hidden: list[str] = []
+    while len(hidden) < target:
+        eligible = [
+            call.id
+            for call in plan.calls
+            if call.id in producers and call.id not in hidden and (call.depends_on() & set(ids)) <= set(hidden)
+        ]
+        if not eligible:
+            break
+        hidden.append(rng.choice(eligible))
+    return [call_id for call_id in ids if call_id in hidden]

@@ -1,0 +1,171 @@
+"""The dataflow graph over a scenario's tools: which output field can feed which input.
+
+An edge ``A -> B`` exists when a field of A's output schema (top level, or inside the items of
+an array of objects) has the name of one of B's parameters and a compatible type (and is not
+just one of A's own inputs echoed back), or when A
+returns a bare ``id`` and B takes ``<entity>_id`` where the entity is part of A's name
+(``get_order`` returns ``id`` -> ``cancel_order(order_id)``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rolecall.scenario import Tool
+
+_NUMERIC = {"integer", "number"}
+
+
+@dataclass(frozen=True)
+class OutputField:
+    """A field of a tool's output: its path (list items as ``0``) and its schema."""
+
+    path: tuple[str, ...]
+    schema: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path[-1]
+
+    def reference(self, call_id: str) -> str:
+        return f"{call_id}.{'.'.join(self.path)}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    field: OutputField
+    parameter: str
+
+
+def output_fields(schema: Mapping[str, Any] | None) -> list[OutputField]:
+    """Top-level fields and the fields of array-of-object items (first item stands for all)."""
+    fields: list[OutputField] = []
+    for name, sub in _properties(schema).items():
+        fields.append(OutputField((name,), sub))
+        items = sub.get("items") if isinstance(sub, Mapping) else None
+        if isinstance(items, Mapping):
+            for inner, inner_schema in _properties(items).items():
+                fields.append(OutputField((name, "0", inner), inner_schema))
+    return fields
+
+
+def schema_at(schema: Mapping[str, Any] | None, path: Sequence[str]) -> Mapping[str, Any] | None:
+    """The sub-schema at ``path`` (``0`` steps into ``items``); None if the schema does not declare it.
+
+    A schema that declares no properties at all is open: any path is allowed there.
+    """
+    current: Mapping[str, Any] | None = schema
+    for part in path:
+        if not isinstance(current, Mapping):
+            return None
+        if part.isdigit() and isinstance(current.get("items"), Mapping):
+            current = current["items"]
+            continue
+        properties = _properties(current)
+        if not properties:
+            return {} if _is_open(current) else None
+        current = properties.get(part)
+    return current
+
+
+def _is_open(schema: Mapping[str, Any]) -> bool:
+    return "properties" not in schema and schema.get("additionalProperties", True) is not False
+
+
+def _properties(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(schema, Mapping):
+        return {}
+    properties = schema.get("properties")
+    return dict(properties) if isinstance(properties, Mapping) else {}
+
+
+def _types(schema: Mapping[str, Any]) -> set[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return {t for t in declared if isinstance(t, str)}
+    return set()
+
+
+def compatible(output: Mapping[str, Any], parameter: Mapping[str, Any]) -> bool:
+    """Could a value of schema ``output`` be passed where ``parameter`` is expected?"""
+    if "enum" in parameter:
+        # A closed parameter takes only outputs whose every possible value it accepts.
+        return "enum" in output and set(map(str, output["enum"])) <= set(map(str, parameter["enum"]))
+    produced, expected = _types(output), _types(parameter)
+    if not produced or not expected:
+        return True  # untyped on either side: let the plan validator decide on values
+    if produced & expected:
+        return True
+    return bool(produced & _NUMERIC and expected & _NUMERIC)
+
+
+def _entity_words(tool_name: str) -> set[str]:
+    verbs = {"get", "find", "lookup", "search", "list", "fetch", "create", "read", "retrieve", "by", "show"}
+    return {word for word in tool_name.lower().split("_") if word and word not in verbs}
+
+
+class DataflowGraph:
+    """Which tool outputs can feed which tool inputs, for one scenario."""
+
+    def __init__(self, tools: Sequence[Tool], output_schemas: Mapping[str, Mapping[str, Any]]):
+        self.tools = {tool.name: tool for tool in tools}
+        self.output_schemas = output_schemas
+        self.edges: list[Edge] = list(self._find_edges())
+
+    def _find_edges(self) -> Iterator[Edge]:
+        for source in self.tools.values():
+            fields = output_fields(self.output_schemas.get(source.name))
+            for target in self.tools.values():
+                if target.name == source.name:
+                    continue
+                for parameter, parameter_schema in _properties(target.parameters).items():
+                    for field in fields:
+                        if self._feeds(source, field, parameter, parameter_schema):
+                            yield Edge(source.name, target.name, field, parameter)
+                            break
+
+    @staticmethod
+    def _feeds(source: Tool, field: OutputField, parameter: str, parameter_schema: Any) -> bool:
+        if not isinstance(parameter_schema, Mapping) or not compatible(field.schema, parameter_schema):
+            return False
+        if field.name in _properties(source.parameters):
+            return False  # an echoed input is not something the source produces
+        if field.name == parameter:
+            return True
+        # A bare "id" from get_order feeds "order_id".
+        return (
+            field.path == ("id",)
+            and parameter.endswith("_id")
+            and parameter[: -len("_id")] in _entity_words(source.name)
+        )
+
+    def edges_from(self, tool: str) -> list[Edge]:
+        return [edge for edge in self.edges if edge.source == tool]
+
+    def edges_between(self, sources: Sequence[str], target: str) -> list[Edge]:
+        return [edge for edge in self.edges if edge.source in sources and edge.target == target]
+
+    def sample_chain(self, rng: random.Random, length: int) -> list[str]:
+        """A connected set of up to ``length`` tools, in an order where producers come first.
+
+        Grows from a random producer by following random edges out of any tool already chosen,
+        so the result is a small dataflow tree, not just a line.
+        """
+        names = sorted(self.tools)
+        producers = sorted({edge.source for edge in self.edges})
+        if length <= 1 or not producers:
+            return [rng.choice(names)]
+        chain = [rng.choice(producers)]
+        while len(chain) < length:
+            options = sorted({edge.target for edge in self.edges if edge.source in chain and edge.target not in chain})
+            if not options:
+                break
+            chain.append(rng.choice(options))
+        return chain

@@ -1,0 +1,45 @@
+"""The dialogue engine: one dialogue (session), the tool simulator, and the runner on top."""
+
+from rolecall.simulator._records import dialogue_record, failed_record, record_id
+from rolecall.simulator._runner import (
+    FILES,
+    MANIFEST,
+    OutputExists,
+    Progress,
+    RunOptions,
+    RunSummary,
+    run_scenario,
+)
+from rolecall.simulator._session import (
+    COMPLETED,
+    Dialogue,
+    DialogueFailed,
+    RunContext,
+    dialogue_seed,
+    simulate_dialogue,
+)
+from rolecall.simulator._tools import ToolSimulationFailed, ToolSimulator, error_result, repair, schema_errors
+
+__all__ = [
+    "COMPLETED",
+    "FILES",
+    "MANIFEST",
+    "Dialogue",
+    "DialogueFailed",
+    "OutputExists",
+    "Progress",
+    "RunContext",
+    "RunOptions",
+    "RunSummary",
+    "ToolSimulationFailed",
+    "ToolSimulator",
+    "dialogue_record",
+    "dialogue_seed",
+    "error_result",
+    "failed_record",
+    "record_id",
+    "repair",
+    "run_scenario",
+    "schema_errors",
+    "simulate_dialogue",
+]

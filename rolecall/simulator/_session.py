@@ -1,0 +1,445 @@
+"""One dialogue, start to finish: plan each turn, let the user and the assistant talk, validate.
+
+This is the pure single-run core: it takes a scenario context, a role backend and a dialogue
+index, and returns a finished (or failed) dialogue. Concurrency, files and resume live in the
+runner on top of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolecall.agents import (
+    AssistantSession,
+    PlanReply,
+    RoleBackend,
+    RoleError,
+    Usage,
+    UserReply,
+    render,
+)
+from rolecall.planning import (
+    DataflowGraph,
+    PlannedCall,
+    PriorCall,
+    Reference,
+    TurnPlan,
+    choose_hidden,
+    output_fields,
+    plan_problems,
+)
+from rolecall.scenario import LoadedScenario, Persona, Tool
+from rolecall.simulator._tools import ToolSimulator
+
+PLAN_ATTEMPTS = 4
+NO_PROGRESS_REPLIES = 3
+REPEATS_BEFORE_STALL = 1
+DEFAULT_DATES = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+
+# How a dialogue ended. Only "completed" can be accepted.
+COMPLETED = "completed"
+
+
+@dataclass
+class RunContext:
+    """What every dialogue of a run shares."""
+
+    scenario: LoadedScenario
+    output_schemas: dict[str, dict[str, Any]]
+    graph: DataflowGraph
+    seed: int
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        return {tool.name: tool for tool in self.scenario.tools}
+
+
+class DialogueFailed(Exception):
+    """The dialogue could not be produced (a role kept failing); it is recorded as failed."""
+
+    def __init__(self, role: str, reason: str):
+        self.role = role
+        self.reason = reason
+        super().__init__(f"{role}: {reason}")
+
+
+@dataclass
+class Dialogue:
+    """A dialogue in progress or finished; everything the records and the validator need."""
+
+    index: int
+    seed: int
+    persona: Persona
+    date: str
+    facts: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[TurnPlan] = field(default_factory=list)
+    prior_calls: list[PriorCall] = field(default_factory=list)
+    end_reason: str = ""
+    faults: dict[str, str] = field(default_factory=dict)
+    usage: dict[str, Usage] = field(default_factory=dict)
+
+
+def dialogue_seed(run_seed: int, index: int) -> int:
+    """Seed of dialogue ``index``: independent of concurrency and of which dialogues ran before."""
+    return random.Random(f"rolecall:{run_seed}:{index}").getrandbits(48)
+
+
+def _draw_date(rng: random.Random, scenario: LoadedScenario) -> str:
+    dates = scenario.scenario.generation.dates
+    start, end = (dates.start, dates.end) if dates else DEFAULT_DATES
+    return (start + dt.timedelta(days=rng.randint(0, (end - start).days))).isoformat()
+
+
+class _Session:
+    def __init__(self, context: RunContext, backend: RoleBackend, index: int):
+        self.context = context
+        self.scenario = context.scenario
+        self.settings = context.scenario.scenario.generation
+        seed = dialogue_seed(context.seed, index)
+        self.rng = random.Random(seed)
+        persona = self.rng.choice(self.scenario.personas)
+        date = _draw_date(self.rng, self.scenario)
+        self.dialogue = Dialogue(index, seed, persona, date, facts={"date": date, **persona.facts})
+        self.planner = backend.structured("planner")
+        self.user = backend.structured("user")
+        simulator_role = backend.structured("tool_simulator")
+        self.simulator = ToolSimulator(
+            context.tools,
+            context.output_schemas,
+            simulator_role,
+            random.Random(f"faults:{seed}"),  # its own stream: plans do not shift the fault draws
+            self.scenario.scenario.faults,
+            self.dialogue.facts,
+            date,
+        )
+        self.assistant: AssistantSession = backend.assistant(
+            self.scenario.scenario.policy, self.scenario.tools, self.simulator.execute
+        )
+        self.roles: dict[str, Any] = {
+            "planner": self.planner,
+            "user": self.user,
+            "tool_simulator": simulator_role,
+            "assistant": self.assistant,
+        }
+        self._call_ids: dict[str, str] = {}  # model's call id -> record's call id
+
+    # -- the dialogue ---------------------------------------------------------------------------
+
+    async def run(self) -> Dialogue:
+        dialogue = self.dialogue
+        self._declared_prior_calls()
+        if self.scenario.scenario.policy:
+            dialogue.messages.append({"role": "system", "content": self.scenario.scenario.policy})
+        turns = self.rng.randint(self.settings.turns.min, self.settings.turns.max)
+        try:
+            for turn in range(turns):
+                plan = await self._plan(turn)
+                if turn == 0 and self.settings.prior_calls.enabled:
+                    plan = await self._move_to_prior(plan)
+                hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
+                plan.hidden = choose_hidden(plan, self.rng, hidden_max)
+                dialogue.turns.append(plan)
+                ending = await self._play_turn(plan, last=turn == turns - 1)
+                if ending != COMPLETED:
+                    dialogue.end_reason = ending
+                    break
+            else:
+                dialogue.end_reason = COMPLETED
+        except RoleError as error:
+            raise DialogueFailed(error.role, error.reason) from None
+        finally:
+            dialogue.faults = {self._call_ids.get(k, k): v for k, v in self.simulator.faults.items()}
+            dialogue.usage = {role: agent.usage for role, agent in self.roles.items()}
+        return dialogue
+
+    def _declared_prior_calls(self) -> None:
+        for position, call in enumerate(self.scenario.scenario.prior_calls, start=1):
+            self.dialogue.prior_calls.append(
+                PriorCall(
+                    id=f"${position}", name=call.name, arguments=call.arguments, output=call.output, note=call.note
+                )
+            )
+
+    def _next_id(self) -> int:
+        used = [int(p.id[1:]) for p in self.dialogue.prior_calls]
+        used += [int(c.id[1:]) for t in self.dialogue.turns for c in t.calls]
+        return max(used, default=0) + 1
+
+    # -- planning -------------------------------------------------------------------------------
+
+    async def _plan(self, turn: int) -> TurnPlan:
+        length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
+        chain = self.context.graph.sample_chain(self.rng, length)
+        first_id = self._next_id()
+        earlier = self._earlier_calls()
+        feedback = ""
+        problems: list[str] = []
+        for _ in range(PLAN_ATTEMPTS):
+            prompt = render(
+                "planner_task",
+                date=self.dialogue.date,
+                persona=_persona_text(self.dialogue.persona),
+                tools=self._tool_listing(chain),
+                history=self._history_for_planner(),
+                suggested=", ".join(chain),
+                connections=self._connections(chain),
+                max_calls=self.settings.plan_length.max,
+                feedback=feedback,
+            )
+            reply = await self.planner.ask(render("planner_system", first_id=f"${first_id}"), prompt, PlanReply)
+            plan = _renumber(reply, first_id)
+            problems = plan_problems(
+                plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max
+            )
+            if not problems:
+                return plan
+            feedback = (
+                "\nYour previous plan was rejected:\n- " + "\n- ".join(problems[:8]) + "\nWrite a corrected plan."
+            )
+        raise DialogueFailed(
+            "planner", f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}"
+        )
+
+    def _earlier_calls(self) -> dict[str, str]:
+        calls = {p.id: p.name for p in self.dialogue.prior_calls}
+        calls.update({c.id: c.name for t in self.dialogue.turns for c in t.calls})
+        return calls
+
+    def _tool_listing(self, chain: list[str]) -> str:
+        tools = self.context.tools
+        # Small domains: show everything. Large ones: the suggested tools and their neighbours.
+        names = (
+            list(tools)
+            if len(tools) <= 16
+            else sorted(set(chain) | {e.target for e in self.context.graph.edges if e.source in chain})
+        )
+        lines = []
+        for name in names:
+            tool = tools[name]
+            outputs = [".".join(f.path) for f in output_fields(self.context.output_schemas.get(name))]
+            lines.append(
+                f"- {name}: {tool.description.strip() or '(no description)'}\n"
+                f"  parameters: {json.dumps(tool.parameters, ensure_ascii=False)}\n"
+                f"  output fields: {', '.join(outputs) or '(unknown)'}"
+            )
+        return "\n".join(lines)
+
+    def _connections(self, chain: list[str]) -> str:
+        edges = [e for e in self.context.graph.edges if e.source in chain and e.target in chain]
+        lines = [f"- {e.source}.{'.'.join(e.field.path)} -> {e.target}({e.parameter})" for e in edges]
+        return "\n".join(lines) or "(none: plan a single call or link them through earlier calls)"
+
+    def _history_for_planner(self) -> str:
+        lines = []
+        for prior in self.dialogue.prior_calls:
+            lines.append(
+                f"{prior.id} = {prior.name}({_json(prior.arguments)}) -> {_json(prior.output)}"
+                "  [before the conversation]"
+            )
+        for turn in self.dialogue.turns:
+            for call in turn.calls:
+                lines.append(f"{call.id} = {call.name}({_json(call.arguments)})  [earlier turn: {turn.goal}]")
+        if not lines:
+            return "No calls have been made yet."
+        return "Calls that already happened (you may reference their outputs by id):\n" + "\n".join(lines)
+
+    async def _move_to_prior(self, plan: TurnPlan) -> TurnPlan:
+        """Turn some upstream calls into calls that happened before the dialogue (shared state)."""
+        moved = set(choose_hidden(plan, self.rng, self.settings.prior_calls.max))
+        if not moved:
+            return plan
+        outputs: dict[str, Any] = {p.id: p.output for p in self.dialogue.prior_calls}
+        for call in plan.calls:
+            if call.id not in moved:
+                continue
+            arguments = _resolve(call.arguments, outputs)
+            output = await self.simulator.simulate(call.name, arguments)
+            outputs[call.id] = output
+            note = f"Done before this conversation: {self.context.tools[call.name].description.strip()}"
+            self.dialogue.prior_calls.append(
+                PriorCall(id=call.id, name=call.name, arguments=arguments, output=output, note=note)
+            )
+        return TurnPlan(goal=plan.goal, calls=[c for c in plan.calls if c.id not in moved])
+
+    # -- talking --------------------------------------------------------------------------------
+
+    async def _play_turn(self, plan: TurnPlan, last: bool) -> str:
+        limits = self.settings
+        opening = await self._user_says(plan)
+        pending: str | None = opening.message
+        self._add({"role": "user", "content": opening.message})
+        calls_this_turn = 0
+        replies_without_calls = 0
+        seen_calls: dict[str, int] = {}
+        while True:
+            # A step adds a reply, or a call and its result: stop before the bound is crossed.
+            if len(self.dialogue.messages) + 2 > limits.max_messages:
+                return "message_limit"
+            step = await self.assistant.step(pending)
+            pending = None
+            if self.simulator.failure:
+                raise DialogueFailed("tool_simulator", self.simulator.failure)
+            if step.calls:
+                replies_without_calls = 0
+                self._add_calls(step.calls)
+                calls_this_turn += len(step.calls)
+                if calls_this_turn > limits.max_tool_calls_per_turn:
+                    return "tool_call_limit"
+                for call in step.calls:
+                    signature = f"{call.name}:{_canonical(call.arguments)}"
+                    seen_calls[signature] = seen_calls.get(signature, 0) + 1
+                    if seen_calls[signature] > REPEATS_BEFORE_STALL and not self._last_result_failed(call.call_id):
+                        return "stalled_repeated_call"
+                continue
+            self._add({"role": "assistant", "content": step.text or ""})
+            replies_without_calls += 1
+            reply = await self._user_says(plan)
+            if reply.status == "done":
+                return COMPLETED
+            if reply.status == "give_up":
+                return "user_gave_up"
+            if replies_without_calls >= NO_PROGRESS_REPLIES:
+                return "no_progress"
+            if reply.message.strip() == self._last_user_text().strip():
+                return "stalled_user_repeating"
+            if len(self.dialogue.messages) + 1 >= limits.max_messages:
+                return "message_limit"
+            self._add({"role": "user", "content": reply.message})
+            pending = reply.message
+
+    async def _user_says(self, plan: TurnPlan) -> UserReply:
+        earlier = [t.goal for t in self.dialogue.turns if t is not plan]
+        prompt = render(
+            "user_turn",
+            date=self.dialogue.date,
+            goal=plan.goal,
+            known_values=self._known_values(plan),
+            earlier_goals=("\nAlready taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
+            transcript=self._transcript_for_user(),
+        )
+        system = render("user_system", persona=_persona_text(self.dialogue.persona))
+        return await self.user.ask(system, prompt, UserReply)
+
+    def _known_values(self, plan: TurnPlan) -> str:
+        """Everything the user may say, as plain "name: value" lines (never JSON: users do not speak it)."""
+        lines = [f"- {key}: {value}" for key, value in self.dialogue.persona.facts.items()]
+        for call in plan.calls:  # hidden calls' literals too: the user states them, unprompted
+            for key, value in call.literals().items():
+                for line in _plain_lines(key, value):
+                    if line not in lines:
+                        lines.append(line)
+        for prior in self.dialogue.prior_calls:
+            lines.append(f"- from before: {prior.note or prior.name}")
+            lines.extend(line for key, value in _as_mapping(prior.output).items() for line in _plain_lines(key, value))
+        return "\n".join(lines) or "- (nothing specific)"
+
+    def _transcript_for_user(self) -> str:
+        lines = []
+        for message in self.dialogue.messages:
+            if message["role"] == "user":
+                lines.append(f"You: {message['content']}")
+            elif message["role"] == "assistant" and message.get("content"):
+                lines.append(f"Assistant: {message['content']}")
+        return "\n".join(lines) or "(nothing yet: you speak first)"
+
+    def _last_user_text(self) -> str:
+        return next((m["content"] for m in reversed(self.dialogue.messages) if m["role"] == "user"), "")
+
+    def _last_result_failed(self, model_call_id: str) -> bool:
+        return self.simulator.faults.get(model_call_id) is not None
+
+    def _add(self, message: dict[str, Any]) -> None:
+        self.dialogue.messages.append(message)
+
+    def _add_calls(self, calls: list[Any]) -> None:
+        tool_calls = []
+        for call in calls:
+            record_id = f"call_{len(self._call_ids) + 1}"
+            self._call_ids[call.call_id] = record_id
+            tool_calls.append(
+                {"id": record_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            )
+        self._add({"role": "assistant", "content": None, "tool_calls": tool_calls})
+        for call in calls:
+            self._add({"role": "tool", "tool_call_id": self._call_ids[call.call_id], "content": call.result})
+
+
+async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: int) -> Dialogue:
+    """Play dialogue ``index`` of a run. Raises :class:`DialogueFailed` with the partial dialogue attached."""
+    session = _Session(context, backend, index)
+    try:
+        return await session.run()
+    except DialogueFailed as failure:
+        failure.dialogue = session.dialogue  # type: ignore[attr-defined]
+        raise
+
+
+def _persona_text(persona: Persona) -> str:
+    return f"{persona.name}: {persona.description}" if not persona.name.startswith("persona-") else persona.description
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _plain_lines(key: str, value: Any, limit: int = 12) -> list[str]:
+    """``{"address": {"city": "Oslo"}}`` -> ``- address city: Oslo``; lists numbered from 1."""
+    if isinstance(value, dict):
+        nested = [line for k, v in value.items() for line in _plain_lines(f"{key} {k}", v, limit)]
+        return nested[:limit]
+    if isinstance(value, list):
+        nested = [line for n, v in enumerate(value, 1) for line in _plain_lines(f"{key} {n}", v, limit)]
+        return nested[:limit]
+    text = value if isinstance(value, str) else json.dumps(value)
+    return [f"- {key.replace('_', ' ')}: {text}"]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _canonical(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), sort_keys=True)
+    except ValueError:
+        return arguments
+
+
+def _renumber(reply: PlanReply, first_id: int) -> TurnPlan:
+    """Give the plan's calls the next free ids, rewriting references to them.
+
+    Planners often restart at ``$1``; renumbering (rather than rejecting) keeps good plans.
+    """
+    mapping = {}
+    for offset, call in enumerate(reply.calls):
+        if call.id not in mapping:
+            mapping[call.id] = f"${first_id + offset}"
+
+    def rewrite(value: Any) -> Any:
+        ref = Reference.parse(value)
+        # The reply's own ids win over earlier ones it may have reused by mistake.
+        if ref is not None and ref.call in mapping:
+            return f"{mapping[ref.call]}.{'.'.join(ref.path)}"
+        return value
+
+    calls = [
+        PlannedCall(
+            id=f"${first_id + offset}", name=call.name, arguments={k: rewrite(v) for k, v in call.arguments.items()}
+        )
+        for offset, call in enumerate(reply.calls)
+    ]
+    return TurnPlan(goal=reply.goal, calls=calls)
+
+
+def _resolve(arguments: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    resolved = {}
+    for key, value in arguments.items():
+        ref = Reference.parse(value)
+        resolved[key] = ref.resolve(outputs[ref.call]) if ref is not None and ref.call in outputs else value
+    return resolved

@@ -1,0 +1,193 @@
+"""The tool simulator of one dialogue.
+
+Everything that can be decided by code is: arguments that break the tool's schema get an
+``invalid_argument`` error, and faults are drawn from the dialogue's seeded RNG, never left to
+the LLM. Only successful results are invented by the model, which sees the call, the tool's
+output schema, every earlier call and result of this dialogue, and the scenario's facts. Its
+result must validate against the output schema: invalid results are sent back with the
+validator's complaint, then repaired where possible, and only then is the dialogue failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from rolecall.agents import StructuredRole, json_object_reply, render
+from rolecall.agents._protocols import RoleError
+from rolecall.scenario import FaultSettings, Tool
+
+_FAULT_MESSAGES = {
+    "not_found": "No matching record was found.",
+    "rate_limited": "Too many requests. Retry after a short wait.",
+    "invalid_argument": "The request was rejected: an argument is not acceptable.",
+    "permission_denied": "The caller is not allowed to perform this operation.",
+    "timeout": "The backend did not answer in time.",
+    "server_error": "The backend failed while handling the request.",
+    "conflict": "The request conflicts with the current state of the record.",
+}
+
+
+def error_result(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **details}}
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(value: Any, schema: Mapping[str, Any]) -> list[str]:
+    messages = []
+    for error in _validator(schema).iter_errors(value):
+        path = "/".join(str(p) for p in error.absolute_path)
+        messages.append(f"{path or '(root)'}: {error.message}")
+    return messages
+
+
+def repair(value: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Cheap fixes for near-misses: drop undeclared keys where they are forbidden, coerce
+    numbers written as strings (and back). Anything deeper is left to the retry."""
+    properties = schema.get("properties") or {}
+    fixed = dict(value)
+    if schema.get("additionalProperties") is False:
+        fixed = {k: v for k, v in fixed.items() if k in properties}
+    for key, sub in properties.items():
+        if key not in fixed or not isinstance(sub, Mapping):
+            continue
+        expected, item = sub.get("type"), fixed[key]
+        if expected == "integer" and isinstance(item, str) and item.strip().lstrip("-").isdigit():
+            fixed[key] = int(item)
+        elif expected == "number" and isinstance(item, str):
+            with contextlib.suppress(ValueError):
+                fixed[key] = float(item)
+        elif expected == "string" and isinstance(item, int | float) and not isinstance(item, bool):
+            fixed[key] = str(item)
+        elif expected == "object" and isinstance(item, dict):
+            fixed[key] = repair(item, sub)
+    return fixed
+
+
+@dataclass(frozen=True)
+class SimulatedCall:
+    """One call the simulator answered, in order: the "state" later calls must agree with."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    fault: str | None
+
+
+class ToolSimulationFailed(Exception):
+    """The model could not produce a valid result for a call."""
+
+
+class ToolSimulator:
+    """Answers the tool calls of one dialogue, statelessly apart from the dialogue itself."""
+
+    def __init__(
+        self,
+        tools: Mapping[str, Tool],
+        output_schemas: Mapping[str, Mapping[str, Any]],
+        role: StructuredRole,
+        rng: random.Random,
+        faults: FaultSettings,
+        facts: Mapping[str, Any],
+        date: str,
+        attempts: int = 3,
+    ):
+        self.tools = tools
+        self.output_schemas = output_schemas
+        self.role = role
+        self.rng = rng
+        self.fault_settings = faults
+        self.facts = facts
+        self.date = date
+        self.attempts = attempts
+        self.calls: list[SimulatedCall] = []
+        self.failure: str | None = None
+        # Parallel calls of one assistant message arrive concurrently; answering them one at
+        # a time, in arrival order, keeps results deterministic and mutually consistent.
+        self._lock = asyncio.Lock()
+
+    @property
+    def faults(self) -> dict[str, str]:
+        return {call.call_id: call.fault for call in self.calls if call.fault}
+
+    async def execute(self, name: str, arguments: dict[str, Any], call_id: str) -> str:
+        """Result text for one call. Never raises: a failure is recorded and returned as an error."""
+        async with self._lock:
+            try:
+                result, fault = await self._answer(name, arguments)
+            except (ToolSimulationFailed, RoleError) as error:
+                self.failure = f"{name}: {error}"
+                result, fault = error_result("server_error", "The backend failed."), "simulation_failed"
+            self.calls.append(SimulatedCall(call_id, name, arguments, result, fault))
+            return json.dumps(result, ensure_ascii=False)
+
+    async def simulate(self, name: str, arguments: dict[str, Any]) -> Any:
+        """A successful result for a call made outside the dialogue (prior calls)."""
+        async with self._lock:
+            return await self._invent(self.tools[name], arguments)
+
+    async def _answer(self, name: str, arguments: dict[str, Any]) -> tuple[Any, str | None]:
+        # One draw per call whatever happens next, so the fault sequence depends only on the
+        # seed and the number of calls.
+        draw = self.rng.random()
+        tool = self.tools.get(name)
+        if tool is None:
+            return error_result("not_found", f"Unknown operation {name!r}."), "unknown_tool"
+        problems = schema_errors(arguments, tool.parameters)
+        if problems:
+            return error_result("invalid_argument", "; ".join(problems[:3])), "invalid_arguments"
+        if draw < self.fault_settings.rate:
+            kind = self.fault_settings.kinds[int(draw / self.fault_settings.rate * len(self.fault_settings.kinds))]
+            return error_result(kind, _FAULT_MESSAGES[kind]), kind
+        return await self._invent(tool, arguments), None
+
+    async def _invent(self, tool: Tool, arguments: dict[str, Any]) -> Any:
+        schema = self.output_schemas.get(tool.name) or {"type": "object"}
+        reply_type = json_object_reply(f"{tool.name}_result", dict(schema))
+        feedback = ""
+        problems: list[str] = []
+        for _ in range(self.attempts):
+            prompt = render(
+                "tool_simulator_call",
+                date=self.date,
+                tool_name=tool.name,
+                tool_description=tool.description or "(none)",
+                parameters=json.dumps(tool.parameters, ensure_ascii=False),
+                output_schema=json.dumps(schema, ensure_ascii=False),
+                facts=json.dumps(self.facts, ensure_ascii=False, indent=1) if self.facts else "(none)",
+                history=self._history(),
+                arguments=json.dumps(arguments, ensure_ascii=False),
+                feedback=feedback,
+            )
+            reply = await self.role.ask(render("tool_simulator_system"), prompt, reply_type)
+            candidate = reply.root
+            problems = schema_errors(candidate, schema)
+            if not problems:
+                return candidate
+            repaired = repair(candidate, schema)
+            if not schema_errors(repaired, schema):
+                return repaired
+            feedback = "\nYour previous result did not match the output schema: " + "; ".join(problems[:5])
+        raise ToolSimulationFailed(f"no result matching the output schema; last problems: {'; '.join(problems[:3])}")
+
+    def _history(self) -> str:
+        if not self.calls:
+            return "(none yet)"
+        dump = json.dumps
+        lines = [
+            f"{call.name}({dump(call.arguments, ensure_ascii=False)}) -> {dump(call.result, ensure_ascii=False)}"
+            for call in self.calls
+        ]
+        return "\n".join(lines)

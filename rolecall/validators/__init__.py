@@ -1,0 +1,25 @@
+"""The validator: named rule checks on a finished dialogue, then an LLM judge."""
+
+from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
+from rolecall.validators._judge import JudgeVerdict, judge, judge_summary, tally, transcript
+from rolecall.validators._rules import RULE_NAMES, RULES, run_rules
+
+# The session's own check comes first; then the rule checks, in the order they run.
+SESSION_CHECK = "session_completed"
+CHECK_NAMES = (SESSION_CHECK, *RULE_NAMES)
+
+__all__ = [
+    "CHECK_NAMES",
+    "RULES",
+    "RULE_NAMES",
+    "SESSION_CHECK",
+    "CheckResult",
+    "DialogueEvidence",
+    "JudgeVerdict",
+    "ToolCallView",
+    "judge",
+    "judge_summary",
+    "run_rules",
+    "tally",
+    "transcript",
+]

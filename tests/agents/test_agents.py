@@ -1,0 +1,70 @@
+"""Role plumbing that needs no model: templates, reply shapes, JSON extraction."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from openai.lib._pydantic import to_strict_json_schema
+
+from rolecall.agents import PlanReply, json_object_reply, render
+from rolecall.agents._autogen import extract_json_object
+from rolecall.agents._templates import _PLACEHOLDER, _template
+
+TEMPLATES = [
+    "planner_system",
+    "planner_task",
+    "user_system",
+    "user_turn",
+    "tool_simulator_system",
+    "tool_simulator_call",
+    "judge_system",
+    "judge_dialogue",
+    "output_schema_system",
+]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_renders_with_exactly_its_placeholders(name: str) -> None:
+    wanted = set(_PLACEHOLDER.findall(_template(name)))
+    text = render(name, **{key: f"<{key}>" for key in wanted})
+    assert "{{" not in text and all(f"<{key}>" in text for key in wanted)
+
+
+def test_render_refuses_missing_and_unused_values() -> None:
+    with pytest.raises(KeyError, match="missing"):
+        render("user_system")
+    with pytest.raises(KeyError, match="unused"):
+        render("user_system", persona="p", surprise="x")
+
+
+def test_json_object_reply_shows_its_schema_and_is_never_edited_in_place() -> None:
+    schema = {"type": "object", "properties": {"id": {"type": "string"}, "n": {"type": "integer"}}, "required": ["id"]}
+    original = copy.deepcopy(schema)
+    reply_type = json_object_reply("thing_result", schema)
+    assert reply_type.model_json_schema() == original
+    to_strict_json_schema(reply_type)  # what the openai client does for response_format
+    assert schema == original
+    assert reply_type.model_validate({"anything": 1}).root == {"anything": 1}
+
+
+def test_plan_reply_bounds_free_text_for_small_models() -> None:
+    schema = PlanReply.model_json_schema()
+    assert schema["properties"]["goal"]["maxLength"] == 300
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        ('Sure! ```json\n{"a": [1, 2]}\n``` hope that helps', {"a": [1, 2]}),
+        ('The answer is {"a": {"b": "}"}} and more text {"c": 2}', {"a": {"b": "}"}}),
+    ],
+)
+def test_extract_json_object_finds_the_first_object(text: str, expected: dict) -> None:
+    assert extract_json_object(text) == expected
+
+
+def test_extract_json_object_refuses_text_without_one() -> None:
+    with pytest.raises(ValueError, match="no JSON object"):
+        extract_json_object("no json here")

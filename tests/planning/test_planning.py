@@ -1,0 +1,164 @@
+"""Dataflow graph, plan checks, references and the hidden / prior split."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rolecall.planning import (
+    DataflowGraph,
+    PlannedCall,
+    Reference,
+    TurnPlan,
+    choose_hidden,
+    heuristic_output_schema,
+    output_fields,
+    plan_problems,
+    schema_at,
+)
+from rolecall.scenario import Tool
+
+
+def _tool(name: str, params: dict, returns: dict | None = None, required: list[str] | None = None) -> Tool:
+    parameters = {"type": "object", "properties": params, "required": required or list(params)}
+    return Tool(name, f"{name} tool", parameters, returns)
+
+
+STR = {"type": "string"}
+FIND = _tool(
+    "find_customer",
+    {"email": {"type": "string", "format": "email"}},
+    {"type": "object", "properties": {"customer_id": STR, "name": STR}},
+)
+ORDERS = _tool(
+    "list_orders",
+    {"customer_id": STR},
+    {
+        "type": "object",
+        "properties": {
+            "orders": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"order_id": STR, "total": {"type": "integer"}}},
+            }
+        },
+    },
+)
+CANCEL = _tool(
+    "cancel_order",
+    {"order_id": STR, "reason": {"type": "string", "enum": ["late", "mistake"]}},
+    {"type": "object", "properties": {"status": STR}},
+)
+GET_ORDER = _tool("get_order", {"number": STR}, {"type": "object", "properties": {"id": STR}})
+TOOLS = [FIND, ORDERS, CANCEL, GET_ORDER]
+SCHEMAS = {t.name: t.returns for t in TOOLS}
+BY_NAME = {t.name: t for t in TOOLS}
+
+
+def test_edges_follow_matching_names_types_and_bare_ids() -> None:
+    graph = DataflowGraph(TOOLS, SCHEMAS)
+    edges = {(e.source, e.target, ".".join(e.field.path), e.parameter) for e in graph.edges}
+    assert ("find_customer", "list_orders", "customer_id", "customer_id") in edges
+    assert ("list_orders", "cancel_order", "orders.0.order_id", "order_id") in edges
+    assert ("get_order", "cancel_order", "id", "order_id") in edges  # bare id of get_order feeds order_id
+    assert not any(e[0] == "cancel_order" for e in edges)  # status feeds nothing
+
+
+def test_echoed_inputs_and_incompatible_types_make_no_edge() -> None:
+    echo = _tool("show_customer", {"customer_id": STR}, {"type": "object", "properties": {"customer_id": STR}})
+    numeric = _tool("count", {}, {"type": "object", "properties": {"customer_id": {"type": "integer"}}})
+    graph = DataflowGraph(
+        [echo, numeric, ORDERS],
+        {"show_customer": echo.returns, "count": numeric.returns, "list_orders": ORDERS.returns},
+    )
+    assert graph.edges_between(["show_customer", "count"], "list_orders") == []
+
+
+def test_sample_chain_is_connected_and_seeded() -> None:
+    graph = DataflowGraph(TOOLS, SCHEMAS)
+    chains = [graph.sample_chain(random.Random(seed), 3) for seed in range(20)]
+    assert chains == [graph.sample_chain(random.Random(seed), 3) for seed in range(20)]
+    for chain in chains:
+        assert len(set(chain)) == len(chain)
+        for position, name in enumerate(chain[1:], start=1):
+            assert graph.edges_between(chain[:position], name), chain
+
+
+def test_output_fields_and_schema_paths() -> None:
+    paths = [f.path for f in output_fields(ORDERS.returns)]
+    assert ("orders",) in paths and ("orders", "0", "order_id") in paths
+    assert schema_at(ORDERS.returns, ["orders", "0", "order_id"]) == STR
+    assert schema_at(ORDERS.returns, ["orders", "0", "missing"]) is None
+    assert schema_at({"type": "object"}, ["anything"]) == {}  # open schema: any field may exist
+
+
+def test_references_parse_and_resolve() -> None:
+    ref = Reference.parse("$2.orders.0.order_id")
+    assert ref is not None and ref.call == "$2" and str(ref) == "$2.orders.0.order_id"
+    assert ref.resolve({"orders": [{"order_id": "O-1"}]}) == "O-1"
+    with pytest.raises(LookupError):
+        ref.resolve({"orders": []})
+    assert Reference.parse("$2") is None and Reference.parse("price is $2.50 today") is None
+
+
+GOOD = TurnPlan(
+    goal="cancel my last order",
+    calls=[
+        PlannedCall(id="$1", name="find_customer", arguments={"email": "a@b.co"}),
+        PlannedCall(id="$2", name="list_orders", arguments={"customer_id": "$1.customer_id"}),
+        PlannedCall(id="$3", name="cancel_order", arguments={"order_id": "$2.orders.0.order_id", "reason": "late"}),
+    ],
+)
+
+
+def test_a_good_plan_has_no_problems() -> None:
+    assert plan_problems(GOOD, BY_NAME, SCHEMAS, {}, max_calls=4) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda c: c[2].arguments.update(reason="whatever"), "is not one of"),
+        (lambda c: c[2].arguments.update(order_id="$3.orders.0.order_id"), "not an earlier call"),
+        (lambda c: c[2].arguments.update(order_id="$2.orders.0.nope"), "no output field"),
+        (lambda c: c[1].arguments.update(extra="x"), "not declared"),
+        (lambda c: c[0].arguments.pop("email"), "'email' is a required property"),
+        (lambda c: setattr(c[0], "name", "nope_tool"), "unknown tool"),
+        (lambda c: setattr(c[1], "id", "$1"), "already used"),
+        (lambda c: c[1].arguments.update(customer_id="C-1"), "not connected"),
+    ],
+)
+def test_plan_problems_catch_each_defect(change, expected: str) -> None:
+    plan = GOOD.model_copy(deep=True)
+    change(plan.calls)
+    problems = plan_problems(plan, BY_NAME, SCHEMAS, {}, max_calls=4)
+    assert any(expected in p for p in problems), problems
+
+
+def test_plan_may_reference_earlier_turns_and_respects_length() -> None:
+    later = TurnPlan(calls=[PlannedCall(id="$4", name="list_orders", arguments={"customer_id": "$1.customer_id"})])
+    assert plan_problems(later, BY_NAME, SCHEMAS, {"$1": "find_customer"}, max_calls=4) == []
+    assert "more than 2" in plan_problems(GOOD, BY_NAME, SCHEMAS, {}, max_calls=2)[0]
+    dup = TurnPlan(calls=[GOOD.calls[0], GOOD.calls[0].model_copy(update={"id": "$2"})])
+    assert any("duplicates" in p for p in plan_problems(dup, BY_NAME, SCHEMAS, {}, max_calls=4))
+
+
+def test_hidden_calls_are_upstream_closed_producers_never_the_goal() -> None:
+    seen = set()
+    for seed in range(50):
+        hidden = choose_hidden(GOOD, random.Random(seed), max_hidden=2)
+        seen.add(tuple(hidden))
+        assert "$3" not in hidden  # the goal call is never hidden
+        if "$2" in hidden:
+            assert "$1" in hidden  # $2 depends on $1: hiding it alone would be unsayable
+    assert seen == {("$1",), ("$1", "$2")}
+    assert choose_hidden(GOOD, random.Random(0), max_hidden=0) == []
+    single = TurnPlan(calls=[GOOD.calls[0]])
+    assert choose_hidden(single, random.Random(0), max_hidden=2) == []
+
+
+def test_heuristic_output_schema_names_the_entity_id() -> None:
+    tool = _tool("get_invoice_by_number", {"number": STR})
+    schema = heuristic_output_schema(tool)
+    assert schema["properties"]["invoice_id"]["type"] == "string"
+    assert "number" in schema["properties"] and schema["type"] == "object"

@@ -1,0 +1,203 @@
+"""The single-dialogue core against a backend of scripted roles (our own RoleBackend protocol).
+
+Each way a dialogue can end has a test that reaches it and checks the named reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rolecall.agents import AssistantStep, ExecutedCall, ToolExecutor, Usage
+from rolecall.planning import DataflowGraph
+from rolecall.scenario import Tool, load_scenario
+from rolecall.simulator import COMPLETED, DialogueFailed, RunContext, simulate_dialogue
+
+SCENARIO = """
+name: mini
+description: A two-tool shop.
+personas: [{name: Ann, description: terse, facts: {email: ann@example.com}}]
+tools:
+  - name: find_customer
+    parameters: {type: object, properties: {email: {type: string}}, required: [email]}
+    returns: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
+  - name: close_account
+    parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
+    returns: {type: object, properties: {status: {type: string}}, required: [status]}
+generation: {turns: {min: 1, max: 1}, plan_length: {min: 2, max: 2}, max_messages: 12}
+"""
+
+PLAN = {
+    "goal": "Close my account.",
+    "calls": [
+        {"id": "$1", "name": "find_customer", "arguments": {"email": "ann@example.com"}},
+        {"id": "$2", "name": "close_account", "arguments": {"customer_id": "$1.customer_id"}},
+    ],
+}
+
+
+class Role:
+    def __init__(self, answer: Callable[[str], dict[str, Any]]):
+        self.answer = answer
+        self.usage = Usage()
+        self.prompts: list[str] = []
+
+    async def ask(self, system: str, prompt: str, reply_type: Any) -> Any:
+        self.prompts.append(prompt)
+        self.usage.add(Usage(10, 5, 1))
+        return reply_type.model_validate(self.answer(prompt))
+
+
+class Assistant:
+    """Plays a list of steps: ("call", name, args) or ("say", text)."""
+
+    def __init__(self, steps: Sequence[tuple], execute: ToolExecutor):
+        self.steps = list(steps)
+        self.execute = execute
+        self.usage = Usage()
+        self.heard: list[str | None] = []
+
+    async def step(self, user_message: str | None) -> AssistantStep:
+        self.heard.append(user_message)
+        kind, *rest = self.steps.pop(0) if self.steps else ("say", "…")
+        if kind == "say":
+            return AssistantStep(text=rest[0])
+        name, arguments = rest
+        call_id = f"m{len(self.heard)}"
+        result = await self.execute(name, arguments, call_id)
+        return AssistantStep(calls=[ExecutedCall(call_id, name, json.dumps(arguments), result)])
+
+
+def tool_result(prompt: str) -> dict[str, Any]:
+    return {"customer_id": "C-1"} if "answer now:\nfind_customer(" in prompt else {"status": "closed"}
+
+
+class Backend:
+    def __init__(self, steps: Sequence[tuple], user: Callable[[str], dict[str, Any]], plan: dict = PLAN):
+        self.steps = steps
+        self.roles = {
+            "planner": Role(lambda prompt: plan),
+            "user": Role(user),
+            "tool_simulator": Role(tool_result),
+        }
+        self.assistant_session: Assistant | None = None
+
+    def structured(self, role: str) -> Role:
+        return self.roles[role]
+
+    def assistant(self, system_message: str | None, tools: Sequence[Tool], execute: ToolExecutor) -> Assistant:
+        self.assistant_session = Assistant(self.steps, execute)
+        return self.assistant_session
+
+    def describe(self) -> dict[str, object]:
+        return {}
+
+    async def close(self) -> None:
+        pass
+
+
+def _context(tmp_path: Path, extra: str = "", text: str = SCENARIO) -> RunContext:
+    path = tmp_path / "mini.yaml"
+    path.write_text(text + extra, encoding="utf-8")
+    loaded = load_scenario(path)
+    schemas = {t.name: t.returns for t in loaded.tools}
+    return RunContext(loaded, schemas, DataflowGraph(loaded.tools, schemas), seed=5)
+
+
+def polite_user(prompt: str) -> dict[str, Any]:
+    if "Assistant:" in prompt:
+        return {"message": "Thanks!", "status": "done"}
+    return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
+
+
+GOOD_STEPS = [
+    ("call", "find_customer", {"email": "ann@example.com"}),
+    ("call", "close_account", {"customer_id": "C-1"}),
+    ("say", "Your account is closed."),
+]
+
+
+def _play(context: RunContext, backend: Backend) -> Any:
+    return asyncio.run(simulate_dialogue(context, backend, index=0))
+
+
+def test_a_good_dialogue_completes_and_records_openai_messages(tmp_path: Path) -> None:
+    backend = Backend(GOOD_STEPS, polite_user)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    roles = [m["role"] for m in dialogue.messages]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert dialogue.messages[1]["tool_calls"][0]["id"] == "call_1"  # ids renumbered in order
+    assert dialogue.messages[2] == {"role": "tool", "tool_call_id": "call_1", "content": '{"customer_id": "C-1"}'}
+    assert dialogue.turns[0].hidden == ["$1"]  # the only producer, hidden by default settings
+    assert dialogue.usage["planner"].calls == 1 and dialogue.facts["email"] == "ann@example.com"
+    # The user was told every literal of the plan, the hidden call's email included.
+    assert "- email: ann@example.com" in backend.roles["user"].prompts[0]
+    assert "find_customer" not in backend.roles["user"].prompts[0]
+
+
+@pytest.mark.parametrize(
+    ("steps", "user", "reason"),
+    [
+        (
+            [("call", "find_customer", {"email": "ann@example.com"})] * 3,
+            polite_user,
+            "stalled_repeated_call",
+        ),
+        (
+            [("say", "Hmm?")] * 5,
+            lambda p: {"message": f"Please, {p.count('Assistant:')}", "status": "continue"},
+            "no_progress",
+        ),
+        (
+            [("say", "No.")],
+            lambda p: {
+                "message": "Bye" if "Assistant:" in p else "Hi",
+                "status": "give_up" if "Assistant:" in p else "continue",
+            },
+            "user_gave_up",
+        ),
+        ([("say", "What?")] * 5, lambda p: {"message": "Same words.", "status": "continue"}, "stalled_user_repeating"),
+        ([("call", "find_customer", {"email": f"x{n}@example.com"}) for n in range(20)], polite_user, "message_limit"),
+    ],
+    ids=["repeated-call", "no-progress", "gave-up", "user-repeats", "message-limit"],
+)
+def test_each_bound_ends_the_dialogue_with_its_reason(tmp_path: Path, steps, user, reason: str) -> None:
+    dialogue = _play(_context(tmp_path), Backend(steps, user))
+    assert dialogue.end_reason == reason
+    assert len(dialogue.messages) <= 12
+
+
+def test_tool_call_budget_per_turn(tmp_path: Path) -> None:
+    steps = [("call", "find_customer", {"email": f"x{n}@example.com"}) for n in range(5)]
+    text = SCENARIO.replace("max_messages: 12}", "max_messages: 30, max_tool_calls_per_turn: 2}")
+    context = _context(tmp_path, text=text)
+    assert _play(context, Backend(steps, polite_user)).end_reason == "tool_call_limit"
+
+
+def test_an_invalid_plan_is_sent_back_and_then_fails_the_dialogue(tmp_path: Path) -> None:
+    bad = {"goal": "x", "calls": [{"id": "$1", "name": "no_such_tool", "arguments": {}}]}
+    backend = Backend(GOOD_STEPS, polite_user, plan=bad)
+    with pytest.raises(DialogueFailed) as failure:
+        _play(_context(tmp_path), backend)
+    assert failure.value.role == "planner" and "unknown tool 'no_such_tool'" in failure.value.reason
+    prompts = backend.roles["planner"].prompts
+    assert len(prompts) == 4 and "Your previous plan was rejected" in prompts[1]
+
+
+def test_plans_are_renumbered_after_prior_calls(tmp_path: Path) -> None:
+    prior = """
+prior_calls:
+  - {name: find_customer, arguments: {email: ann@example.com}, output: {customer_id: C-9}, note: signed up}
+"""
+    plan = {"goal": "Close it.", "calls": [{"id": "$1", "name": "close_account", "arguments": {"customer_id": "C-9"}}]}
+    backend = Backend([("call", "close_account", {"customer_id": "C-9"}), ("say", "Done.")], polite_user, plan)
+    dialogue = _play(_context(tmp_path, prior), backend)
+    assert [p.id for p in dialogue.prior_calls] == ["$1"]
+    assert dialogue.turns[0].calls[0].id == "$2"
+    assert "C-9" in backend.roles["user"].prompts[0]  # prior outputs are facts the user knows

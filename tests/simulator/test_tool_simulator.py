@@ -1,0 +1,117 @@
+"""The tool simulator: code-decided errors and faults, schema-checked model results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+from rolecall.agents import Usage
+from rolecall.scenario import FaultSettings, Tool
+from rolecall.simulator import ToolSimulator, repair
+
+ORDER = Tool(
+    "get_order",
+    "Looks up an order.",
+    {
+        "type": "object",
+        "properties": {"order_id": {"type": "string", "pattern": "^O-[0-9]+$"}},
+        "required": ["order_id"],
+    },
+    {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}, "total": {"type": "integer"}},
+        "required": ["order_id", "total"],
+        "additionalProperties": False,
+    },
+)
+
+
+class ScriptedRole:
+    """Implements our StructuredRole protocol with queued replies, recording each prompt."""
+
+    def __init__(self, replies: list[dict[str, Any]]):
+        self.replies = list(replies)
+        self.prompts: list[str] = []
+        self.usage = Usage()
+
+    async def ask(self, system: str, prompt: str, reply_type: Any) -> Any:
+        self.prompts.append(prompt)
+        return reply_type.model_validate(self.replies.pop(0))
+
+
+def _simulator(role: ScriptedRole, rate: float = 0.0, seed: int = 1) -> ToolSimulator:
+    faults = FaultSettings(rate=rate, kinds=["not_found", "rate_limited"])
+    return ToolSimulator(
+        {"get_order": ORDER},
+        {"get_order": ORDER.returns},
+        role,
+        random.Random(seed),
+        faults,
+        {"email": "a@b.co"},
+        "2026-03-01",
+    )
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_arguments_that_break_the_schema_get_an_error_result_without_the_model() -> None:
+    role = ScriptedRole([])
+    simulator = _simulator(role)
+    result = json.loads(_run(simulator.execute("get_order", {"order_id": "nope"}, "c1")))
+    assert result["error"]["code"] == "invalid_argument" and "does not match" in result["error"]["message"]
+    assert simulator.faults == {"c1": "invalid_arguments"} and role.prompts == []
+    unknown = json.loads(_run(simulator.execute("delete_everything", {}, "c2")))
+    assert unknown["error"]["code"] == "not_found" and simulator.faults["c2"] == "unknown_tool"
+
+
+def test_a_valid_result_is_returned_and_later_calls_see_it() -> None:
+    role = ScriptedRole([{"order_id": "O-1", "total": 5}, {"order_id": "O-2", "total": 7}])
+    simulator = _simulator(role)
+    first = json.loads(_run(simulator.execute("get_order", {"order_id": "O-1"}, "c1")))
+    assert first == {"order_id": "O-1", "total": 5}
+    _run(simulator.execute("get_order", {"order_id": "O-2"}, "c2"))
+    assert '"total": 5' in role.prompts[1] and "a@b.co" in role.prompts[1]  # history and facts are shown
+    assert simulator.faults == {} and simulator.failure is None
+
+
+def test_an_invalid_result_is_sent_back_with_the_complaint_then_repaired_or_failed() -> None:
+    role = ScriptedRole([{"order_id": "O-1"}, {"order_id": "O-1", "total": "12", "extra": 1}])
+    simulator = _simulator(role)
+    result = json.loads(_run(simulator.execute("get_order", {"order_id": "O-1"}, "c1")))
+    assert result == {"order_id": "O-1", "total": 12}  # second reply repaired: "12" -> 12, extra dropped
+    assert "'total' is a required property" in role.prompts[1]
+    hopeless = ScriptedRole([{"x": 1}] * 3)
+    failing = _simulator(hopeless)
+    text = _run(failing.execute("get_order", {"order_id": "O-1"}, "c1"))
+    assert json.loads(text)["error"]["code"] == "server_error"
+    assert failing.failure and "get_order" in failing.failure and len(hopeless.prompts) == 3
+
+
+def test_faults_come_from_the_seed_not_the_model() -> None:
+    def faults(seed: int) -> dict[str, str]:
+        role = ScriptedRole([{"order_id": "O-1", "total": 1}] * 40)
+        simulator = _simulator(role, rate=0.5, seed=seed)
+        for n in range(20):
+            _run(simulator.execute("get_order", {"order_id": f"O-{n}"}, f"c{n}"))
+        return simulator.faults
+
+    assert faults(3) == faults(3)
+    assert faults(3) != faults(4)
+    assert 3 < len(faults(3)) < 17 and set(faults(3).values()) <= {"not_found", "rate_limited"}
+    always = _simulator(ScriptedRole([]), rate=1.0)
+    result = json.loads(_run(always.execute("get_order", {"order_id": "O-1"}, "c1")))
+    assert result["error"]["code"] in {"not_found", "rate_limited"}
+
+
+def test_repair_only_fixes_near_misses() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}, "s": {"type": "string"}},
+        "additionalProperties": False,
+    }
+    assert repair({"n": "3", "s": 4, "junk": True}, schema) == {"n": 3, "s": "4"}
+    assert repair({"n": "three"}, schema) == {"n": "three"}

@@ -1,0 +1,605 @@
+"""Rule checks: a clean base dialogue passes every rule; each small mutation breaks exactly one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rolecall.planning import PlannedCall, PriorCall, TurnPlan
+from rolecall.scenario import Tool
+from rolecall.validators._evidence import DialogueEvidence
+from rolecall.validators._rules import RULE_NAMES, RULES, run_rules
+
+STR = {"type": "string"}
+FIND = Tool(
+    "find_customer_by_email",
+    "Look up a customer by e-mail address.",
+    {
+        "type": "object",
+        "properties": {"email": {"type": "string", "format": "email"}},
+        "required": ["email"],
+        "additionalProperties": False,
+    },
+    {"type": "object", "properties": {"customer_id": STR, "name": STR}, "required": ["customer_id"]},
+)
+LIST = Tool(
+    "list_orders",
+    "List a customer's orders.",
+    {
+        "type": "object",
+        "properties": {
+            "customer_id": STR,
+            "status": {"type": "string", "enum": ["open", "shipped", "cancelled", "any"]},
+            "limit": {"type": "integer", "default": 20},
+            "include_items": {"type": "boolean"},
+            "placed_after": {"type": "string", "format": "date"},
+        },
+        "required": ["customer_id"],
+    },
+    {
+        "type": "object",
+        "properties": {
+            "orders": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"order_id": STR, "status": STR, "total": {"type": "number"}},
+                    "required": ["order_id", "status"],
+                },
+            }
+        },
+        "required": ["orders"],
+    },
+)
+CANCEL = Tool(
+    "cancel_order",
+    "Cancel an open order.",
+    {
+        "type": "object",
+        "properties": {"order_id": STR, "reason": STR, "notify": {"type": "boolean", "default": True}},
+        "required": ["order_id", "reason"],
+    },
+    {"type": "object", "properties": {"order_id": STR, "status": STR, "refund": {"type": "number"}}},
+)
+TOOLS = {tool.name: tool for tool in (FIND, LIST, CANCEL)}
+EMAIL = "ana.ruiz@example.com"
+ORDERS = {
+    "orders": [
+        {"order_id": "ORD-1001", "status": "open", "total": 59.9},
+        {"order_id": "ORD-1002", "status": "open", "total": 12},
+    ]
+}
+
+
+def call(call_id: str, name: str, **arguments: Any) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+
+
+def ask(*calls: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "assistant", "content": None, "tool_calls": list(calls)}
+
+
+def answer(call_id: str, result: Any) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)}
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def reply(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": text}
+
+
+def base() -> DialogueEvidence:
+    """Turn 1 lists open orders (the customer lookup is hidden); turn 2 cancels the first one."""
+    messages = [
+        {"role": "system", "content": "You are the support assistant of Acme Shop."},
+        user(f"Hi, I'm Ana. My e-mail is {EMAIL}. Which open orders do I have?"),
+        ask(call("call_1", "find_customer_by_email", email=EMAIL)),
+        answer("call_1", {"customer_id": "CUST-4821", "name": "Ana Ruiz"}),
+        ask(call("call_2", "list_orders", customer_id="CUST-4821", status="open")),
+        answer("call_2", ORDERS),
+        reply("You have two open orders: ORD-1001 (59.90) and ORD-1002 (12.00)."),
+        user("Please cancel ORD-1001, it arrived too late."),
+        ask(call("call_3", "cancel_order", order_id="ORD-1001", reason="arrived too late")),
+        answer("call_3", {"order_id": "ORD-1001", "status": "cancelled", "refund": 59.9}),
+        reply("Done: ORD-1001 is cancelled and 59.90 will be refunded."),
+    ]
+    turns = [
+        TurnPlan(
+            goal="See my open orders",
+            calls=[
+                PlannedCall(id="$1", name=FIND.name, arguments={"email": EMAIL}),
+                PlannedCall(id="$2", name=LIST.name, arguments={"customer_id": "$1.customer_id", "status": "open"}),
+            ],
+            hidden=["$1"],
+        ),
+        TurnPlan(
+            goal="Cancel the late order",
+            calls=[
+                PlannedCall(
+                    id="$3",
+                    name=CANCEL.name,
+                    arguments={"order_id": "$2.orders.0.order_id", "reason": "arrived too late"},
+                )
+            ],
+        ),
+    ]
+    return DialogueEvidence(
+        messages=messages,
+        tools=dict(TOOLS),
+        output_schemas={tool.name: tool.returns or {} for tool in TOOLS.values()},
+        turns=turns,
+        facts={"date": "2026-03-14", "name": "Ana Ruiz", "email": EMAIL},
+    )
+
+
+# -- mutation helpers ----------------------------------------------------------------------------
+
+
+def find_call(evidence: DialogueEvidence, call_id: str) -> dict[str, Any]:
+    for message in evidence.messages:
+        for item in message.get("tool_calls") or []:
+            if item["id"] == call_id:
+                return item
+    raise KeyError(call_id)
+
+
+def set_arguments(evidence: DialogueEvidence, call_id: str, **changes: Any) -> None:
+    function = find_call(evidence, call_id)["function"]
+    function["arguments"] = json.dumps({**json.loads(function["arguments"]), **changes})
+
+
+def set_raw_arguments(evidence: DialogueEvidence, call_id: str, raw: str) -> None:
+    find_call(evidence, call_id)["function"]["arguments"] = raw
+
+
+def set_result(evidence: DialogueEvidence, call_id: str, result: Any, fault: str | None = None) -> None:
+    for message in evidence.messages:
+        if message.get("role") == "tool" and message["tool_call_id"] == call_id:
+            message["content"] = json.dumps(result)
+    if fault:
+        evidence.faults[call_id] = fault
+
+
+def set_user(evidence: DialogueEvidence, index: int, text: str) -> None:
+    assert evidence.messages[index]["role"] == "user"
+    evidence.messages[index]["content"] = text
+
+
+def insert(evidence: DialogueEvidence, index: int, *messages: dict[str, Any]) -> None:
+    evidence.messages[index:index] = list(messages)
+
+
+def drop(evidence: DialogueEvidence, *indexes: int) -> None:
+    for index in sorted(indexes, reverse=True):
+        del evidence.messages[index]
+
+
+def check(evidence: DialogueEvidence, rule: str) -> tuple[bool, str]:
+    result = RULES[rule](evidence)
+    assert result.name == rule
+    return result.passed, result.reason
+
+
+def failing(evidence: DialogueEvidence) -> dict[str, str]:
+    return {r.name: r.reason for r in run_rules(evidence) if not r.passed}
+
+
+def mutated(mutation: Callable[[DialogueEvidence], None]) -> DialogueEvidence:
+    evidence = base()
+    mutation(evidence)
+    return evidence
+
+
+# -- the base dialogue ---------------------------------------------------------------------------
+
+
+def test_base_dialogue_passes_every_rule() -> None:
+    results = run_rules(base())
+    assert [r.name for r in results] == list(RULE_NAMES)
+    assert failing(base()) == {}
+
+
+def test_registry_order_and_names() -> None:
+    assert RULE_NAMES == (
+        "known_tools",
+        "arguments_parse",
+        "arguments_match_schema",
+        "no_invented_parameters",
+        "arguments_grounded",
+        "goal_calls_made",
+        "hidden_calls_discovered",
+        "user_text_clean",
+        "no_hidden_narration",
+        "outputs_match_schema",
+        "no_duplicate_calls",
+        "tool_calls_answered",
+        "ends_with_assistant_text",
+    )
+
+
+# -- one violation per rule: exactly that rule fails, naming the culprit -------------------------
+
+
+def _unknown_tool(e: DialogueEvidence) -> None:
+    e.messages[8]["tool_calls"].append(call("call_4", "lookup_loyalty", email=EMAIL))
+    insert(e, 10, answer("call_4", {"points": 120}))
+
+
+def _unparsable(e: DialogueEvidence) -> None:
+    insert(e, 10, ask(call("call_4", "find_customer_by_email")), answer("call_4", {"error": {"code": "x"}}))
+    set_raw_arguments(e, "call_4", '{"email": "ana.ruiz@example.com"')
+    e.faults["call_4"] = "invalid_arguments"
+
+
+def _reorder_hidden(e: DialogueEvidence) -> None:
+    # The assistant already knew the id (a fact) and looked the customer up only afterwards.
+    e.facts["customer_id"] = "CUST-4821"
+    e.messages[2:6] = [e.messages[4], e.messages[5], e.messages[2], e.messages[3]]
+
+
+def _wrong_output(e: DialogueEvidence) -> None:
+    set_result(
+        e, "call_2", {"orders": [{"order_id": "ORD-1001", "status": "open", "total": "59.90"}, ORDERS["orders"][1]]}
+    )
+
+
+def _duplicate(e: DialogueEvidence) -> None:
+    insert(e, 6, ask(call("call_2b", "list_orders", status="open", customer_id="CUST-4821")), answer("call_2b", ORDERS))
+
+
+VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
+    ("known_tools", _unknown_tool, "call_4 calls unknown tool 'lookup_loyalty'"),
+    ("arguments_parse", _unparsable, "call_4 find_customer_by_email: arguments are not a JSON object"),
+    ("arguments_match_schema", lambda e: set_arguments(e, "call_2", status="OPEN"), "call_2 list_orders: status"),
+    ("arguments_match_schema", lambda e: set_arguments(e, "call_2", limit="20"), "limit: '20' is not of type"),
+    ("no_invented_parameters", lambda e: set_arguments(e, "call_3", expedite=True), "parameter 'expedite'"),
+    ("arguments_grounded", lambda e: set_user(e, 7, "Please cancel ORD-1001."), "reason='arrived too late'"),
+    ("arguments_grounded", lambda e: set_arguments(e, "call_2", limit=7), "call_2 list_orders: limit=7"),
+    ("goal_calls_made", lambda e: drop(e, 8, 9), "$3 cancel_order: no such call was made"),
+    (
+        "goal_calls_made",
+        lambda e: set_arguments(e, "call_3", order_id="ORD-1002"),
+        "$3 cancel_order: no call with order_id='ORD-1001' (call_3 has 'ORD-1002')",
+    ),
+    (
+        "hidden_calls_discovered",
+        _reorder_hidden,
+        "hidden $1 find_customer_by_email (call_1) came after call_2 list_orders",
+    ),
+    (
+        "user_text_clean",
+        lambda e: set_user(e, 7, "Run cancel_order on ORD-1001, it arrived too late."),
+        "'cancel_order'",
+    ),
+    ("user_text_clean", lambda e: set_user(e, 7, "Cancel $2.orders.0.order_id, it arrived too late."), "'$2.orders"),
+    ("user_text_clean", lambda e: set_user(e, 7, "Cancel ORD-1001 (call_2), it arrived too late."), "'call_2'"),
+    ("user_text_clean", lambda e: set_user(e, 7, "Cancel ORD-1001 from $2, it arrived too late."), "call id '$2'"),
+    (
+        "user_text_clean",
+        lambda e: set_user(e, 7, 'Do {"order_id": "ORD-1001"}, it arrived too late.'),
+        "message 7: JSON",
+    ),
+    (
+        "no_hidden_narration",
+        lambda e: set_user(e, 7, "Please cancel ORD-1001 for CUST-4821, it arrived too late."),
+        "message 7 states 'CUST-4821' from hidden $1 find_customer_by_email",
+    ),
+    ("outputs_match_schema", _wrong_output, "call_2 list_orders result: orders/0/total"),
+    (
+        "outputs_match_schema",
+        lambda e: set_result(e, "call_3", {"detail": "busy"}, fault="rate_limited"),
+        "fault rate_limited result has no 'error'",
+    ),
+    ("no_duplicate_calls", _duplicate, "call_2b repeats call_2 list_orders"),
+    ("tool_calls_answered", lambda e: drop(e, 9), "call_3 (message 8) is never answered"),
+    ("tool_calls_answered", lambda e: insert(e, 10, answer("call_3", {})), "call_3 is answered 2 times"),
+    ("tool_calls_answered", lambda e: insert(e, 10, answer("call_9", {})), "answers 'call_9', which no earlier"),
+    (
+        "tool_calls_answered",
+        lambda e: e.messages.insert(7, e.messages.pop(5)),
+        "call_2 is answered at message 7, after the user spoke at message 6",
+    ),
+    ("ends_with_assistant_text", lambda e: drop(e, 10), "the last message (9) is a tool message"),
+    ("ends_with_assistant_text", lambda e: e.messages[10].update(content="  "), "the last message (10) has no text"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "mutation", "culprit"), VIOLATIONS, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(VIOLATIONS)]
+)
+def test_each_violation_fails_exactly_its_rule(
+    rule: str, mutation: Callable[[DialogueEvidence], None], culprit: str
+) -> None:
+    failed = failing(mutated(mutation))
+    assert list(failed) == [rule]
+    assert culprit in failed[rule]
+
+
+def test_every_rule_has_a_violation() -> None:
+    assert {rule for rule, _, _ in VIOLATIONS} == set(RULE_NAMES)
+
+
+# -- rule-specific edge cases --------------------------------------------------------------------
+
+
+def test_schema_checks_skip_unknown_tools_and_unparsed_arguments() -> None:
+    evidence = mutated(_unparsable)
+    _unknown_tool(evidence)
+    assert check(evidence, "arguments_match_schema") == (True, "")
+    assert check(evidence, "no_invented_parameters") == (True, "")
+
+
+def test_invented_parameter_is_flagged_even_when_schema_forbids_it() -> None:
+    evidence = mutated(lambda e: set_arguments(e, "call_1", phone="555"))
+    assert not check(evidence, "arguments_match_schema")[0]
+    passed, reason = check(evidence, "no_invented_parameters")
+    assert not passed and "call_1 find_customer_by_email: undeclared parameter 'phone'" in reason
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"status": "shipped"},  # a member of the enum, never said
+        {"limit": 20},  # the declared default
+        {"include_items": True},  # booleans are the assistant's choice
+        {"placed_after": "2026-03-14"},  # today's date is a fact
+    ],
+)
+def test_grounding_exemptions(changes: dict[str, Any]) -> None:
+    assert check(mutated(lambda e: set_arguments(e, "call_2", **changes)), "arguments_grounded") == (True, "")
+
+
+def test_enum_exemption_needs_an_enum() -> None:
+    evidence = base()
+    set_user(evidence, 1, f"Hi, I'm Ana. My e-mail is {EMAIL}. Which orders do I have?")
+    assert check(evidence, "arguments_grounded")[0]
+    del evidence.tools["list_orders"].parameters["properties"]["status"]["enum"]
+    passed, reason = check(evidence, "arguments_grounded")
+    assert not passed and "status='open'" in reason
+
+
+def test_numbers_are_grounded_by_their_text_in_an_earlier_user_message() -> None:
+    evidence = base()
+    set_arguments(evidence, "call_2", limit=2)
+    assert not check(evidence, "arguments_grounded")[0]
+    set_user(evidence, 1, f"My e-mail is {EMAIL}. Show my last 2 open orders.")
+    assert check(evidence, "arguments_grounded")[0]
+    set_user(evidence, 1, f"My e-mail is {EMAIL}. Show my open orders from 2021.")  # "2" inside "2021"
+    assert not check(evidence, "arguments_grounded")[0]
+
+
+def test_grounding_only_looks_before_the_call() -> None:
+    # The date only appears in a user message after the call.
+    evidence = mutated(lambda e: set_arguments(e, "call_2", placed_after="2026-01-01"))
+    set_user(evidence, 7, "Please cancel ORD-1001 (bought on 2026-01-01), it arrived too late.")
+    passed, reason = check(evidence, "arguments_grounded")
+    assert not passed and "call_2 list_orders: placed_after='2026-01-01'" in reason
+
+
+def test_grounding_ignores_case_and_uses_prior_calls() -> None:
+    evidence = mutated(lambda e: set_arguments(e, "call_1", email="  ANA.RUIZ@example.com "))
+    assert check(evidence, "arguments_grounded")[0]
+    evidence = mutated(lambda e: set_arguments(e, "call_2", placed_after="2026-02-01"))
+    evidence.prior_calls = [
+        PriorCall(id="$9", name="list_orders", arguments={"customer_id": "CUST-4821"}, output={"since": "2026-02-01"})
+    ]
+    assert check(evidence, "arguments_grounded")[0]
+
+
+def _first_call_fails(e: DialogueEvidence) -> None:
+    set_result(e, "call_1", {"error": {"code": "not_found", "message": "No matching record was found."}}, "not_found")
+    e.messages[4:] = [reply("I could not find an account with that e-mail address.")]
+
+
+def test_fault_upstream_excuses_the_calls_that_depend_on_it() -> None:
+    evidence = mutated(_first_call_fails)
+    passed, reason = check(evidence, "goal_calls_made")
+    assert passed and "$2 list_orders could not be made: $1 got fault not_found (call_1)" in reason
+    passed, reason = check(evidence, "hidden_calls_discovered")
+    assert passed and "$1 find_customer_by_email got fault not_found (call_1)" in reason
+    assert failing(evidence) == {}
+
+
+def test_a_call_that_got_a_fault_counts_as_made() -> None:
+    evidence = mutated(
+        lambda e: set_result(e, "call_3", {"error": {"code": "conflict", "message": "Already shipped."}}, "conflict")
+    )
+    passed, reason = check(evidence, "goal_calls_made")
+    assert passed and "$3 cancel_order got fault conflict (call_3)" in reason
+
+
+def test_retry_after_fault_is_neither_a_duplicate_nor_a_wrong_reference() -> None:
+    def retry(e: DialogueEvidence) -> None:
+        insert(e, 4, ask(call("call_2r", "list_orders", customer_id="CUST-4821", status="open")))
+        insert(e, 5, answer("call_2r", {"error": {"code": "rate_limited", "message": "Too many requests."}}))
+        e.faults["call_2r"] = "rate_limited"
+
+    evidence = mutated(retry)
+    assert failing(evidence) == {}
+    # A third identical call after a successful one is a duplicate again.
+    insert(evidence, 8, ask(call("call_2c", "list_orders", customer_id="CUST-4821", status="open")))
+    insert(evidence, 9, answer("call_2c", ORDERS))
+    passed, reason = check(evidence, "no_duplicate_calls")
+    assert not passed and "call_2c repeats call_2 list_orders" in reason
+
+
+def test_duplicates_compare_parsed_arguments_regardless_of_key_order() -> None:
+    evidence = mutated(_duplicate)  # call_2b lists the same arguments in another order
+    assert (
+        find_call(evidence, "call_2b")["function"]["arguments"]
+        != find_call(evidence, "call_2")["function"]["arguments"]
+    )
+    assert not check(evidence, "no_duplicate_calls")[0]
+
+
+def test_references_into_nested_lists_follow_the_actual_result() -> None:
+    # The simulator listed ORD-1002 first: $2.orders.0.order_id now means ORD-1002.
+    evidence = mutated(lambda e: set_result(e, "call_2", {"orders": ORDERS["orders"][::-1]}))
+    passed, reason = check(evidence, "goal_calls_made")
+    assert not passed and "order_id='ORD-1002' (call_3 has 'ORD-1001')" in reason
+    evidence.turns[1].calls[0].arguments["order_id"] = "$2.orders.1.order_id"
+    assert check(evidence, "goal_calls_made") == (True, "")
+    evidence.turns[1].calls[0].arguments["order_id"] = "$2.orders.5.order_id"
+    passed, reason = check(evidence, "goal_calls_made")
+    assert not passed and "$2.orders.5.order_id is not in the actual result" in reason
+
+
+def test_literals_compare_case_insensitively_and_numbers_by_value() -> None:
+    evidence = mutated(lambda e: set_arguments(e, "call_3", reason="  Arrived too LATE "))
+    evidence.turns[0].calls[1].arguments["limit"] = 20.0
+    set_arguments(evidence, "call_2", limit=20)
+    assert check(evidence, "goal_calls_made") == (True, "")
+
+
+def test_references_to_prior_calls_resolve_against_their_output() -> None:
+    evidence = base()
+    evidence.prior_calls = [
+        PriorCall(id="$1", name=FIND.name, arguments={"email": EMAIL}, output={"customer_id": "CUST-4821"})
+    ]
+    evidence.turns[0] = TurnPlan(
+        goal="See my open orders",
+        calls=[PlannedCall(id="$2", name=LIST.name, arguments={"customer_id": "$1.customer_id", "status": "open"})],
+    )
+    drop(evidence, 2, 3)
+    assert failing(evidence) == {}
+    evidence.prior_calls[0].output = {"customer_id": "CUST-0001"}
+    assert not check(evidence, "goal_calls_made")[0]
+
+
+def test_skipped_hidden_call_is_reported_by_both_plan_rules() -> None:
+    evidence = mutated(lambda e: drop(e, 2, 3))
+    evidence.facts["customer_id"] = "CUST-4821"
+    failed = failing(evidence)
+    assert "hidden $1 find_customer_by_email: no such call was made" in failed["hidden_calls_discovered"]
+    assert "$2 list_orders: customer_id needs $1, which was never made" in failed["goal_calls_made"]
+
+
+def test_no_hidden_calls_pass_trivially() -> None:
+    evidence = base()
+    evidence.turns[0].hidden = []
+    assert check(evidence, "hidden_calls_discovered") == (True, "")
+    assert check(evidence, "no_hidden_narration") == (True, "")
+
+
+def test_parallel_calls_in_list_order_count_as_discovered() -> None:
+    def parallel(e: DialogueEvidence) -> None:
+        first, second = e.messages[2]["tool_calls"][0], e.messages[4]["tool_calls"][0]
+        e.messages[2:6] = [ask(first, second), e.messages[3], e.messages[5]]
+
+    assert check(mutated(parallel), "hidden_calls_discovered") == (True, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("Where is my order? What is its status?", None),
+        ("What is the order status of ORD-1001?", "tool name 'order_status'"),
+        ("Please check order_status for ORD-1001.", "tool name 'order_status'"),
+        ("Can you find orders for me?", None),  # "find orders" is not the phrase "find order"
+        ("Please find order ORD-1001.", "tool name 'find_order'"),
+        ("I paid $12 for it and $3.50 for shipping.", None),  # money, not call ids
+        ("I paid $2 for it.", "call id '$2'"),
+        ("My total was $59.9, I think.", None),
+        ("Is it {still} open? I'm {not sure}.", None),
+        ('It said "tool_calls" somewhere.', "'tool_calls'"),
+        ("The call_center told me to write.", "call id 'call_center'"),
+        ("I got a call today.", None),
+    ],
+)
+def test_user_text_clean_edge_cases(text: str, flagged: str | None) -> None:
+    evidence = base()
+    for name in ("order_status", "find_order"):
+        evidence.tools[name] = Tool(name, "", {"type": "object", "properties": {}})
+    set_user(evidence, 7, text)
+    passed, reason = check(evidence, "user_text_clean")
+    if flagged is None:
+        assert (passed, reason) == (True, "")
+    else:
+        assert not passed and reason.startswith("message 7:") and flagged in reason
+
+
+def test_money_that_is_a_known_amount_is_not_a_call_id() -> None:
+    evidence = base()
+    evidence.facts["paid"] = 2
+    set_user(evidence, 7, "I paid $2 for it.")
+    assert check(evidence, "user_text_clean")[0]
+
+
+def test_narrating_the_hidden_step_by_its_name() -> None:
+    evidence = mutated(lambda e: set_user(e, 1, f"Find customer by email {EMAIL} and list my open orders."))
+    passed, reason = check(evidence, "no_hidden_narration")
+    assert not passed and "message 1 names hidden step $1 find_customer_by_email" in reason
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        # The assistant told the user the id first: repeating it is not narration.
+        lambda e: e.messages[6].update(content="Your customer id is CUST-4821; you have ORD-1001 and ORD-1002."),
+        # The user knew the id from the start (said before the lookup).
+        lambda e: set_user(e, 1, f"I'm Ana ({EMAIL}, customer CUST-4821). Which open orders do I have?"),
+        # Known facts and short values are not secrets.
+        lambda e: set_user(e, 7, "This is Ana Ruiz: please cancel ORD-1001, it arrived too late."),
+    ],
+)
+def test_hidden_values_the_user_could_know(mutation: Callable[[DialogueEvidence], None]) -> None:
+    assert check(mutated(mutation), "no_hidden_narration") == (True, "")
+
+
+def test_outputs_without_schema_are_skipped() -> None:
+    evidence = mutated(_wrong_output)
+    del evidence.output_schemas["list_orders"]
+    assert check(evidence, "outputs_match_schema") == (True, "")
+
+
+def test_duplicate_call_ids_and_calls_without_ids() -> None:
+    evidence = base()
+    find_call(evidence, "call_3")["id"] = "call_2"
+    evidence.messages[9]["tool_call_id"] = "call_2"
+    passed, reason = check(evidence, "tool_calls_answered")
+    assert not passed and "call_2 is used twice (messages 4 and 8)" in reason
+    evidence = base()
+    find_call(evidence, "call_3")["id"] = ""
+    passed, reason = check(evidence, "tool_calls_answered")
+    assert not passed and "message 8: a tool call has no id" in reason
+
+
+def test_ending_with_a_tool_call_or_nothing() -> None:
+    evidence = mutated(lambda e: drop(e, 9, 10))
+    assert check(evidence, "ends_with_assistant_text") == (False, "the last message (8) makes tool calls")
+    evidence.messages = []
+    assert check(evidence, "ends_with_assistant_text") == (False, "the dialogue has no messages")
+
+
+def test_content_parts_count_as_text() -> None:
+    evidence = mutated(lambda e: e.messages[10].update(content=[{"type": "text", "text": "Done."}]))
+    assert check(evidence, "ends_with_assistant_text") == (True, "")
+
+
+def test_reasons_are_short_and_count_the_rest() -> None:
+    evidence = base()
+    for index in range(5):
+        evidence.messages[8]["tool_calls"].append(call(f"call_x{index}", f"unknown_{index}"))
+    passed, reason = check(evidence, "known_tools")
+    assert not passed and reason.count("unknown tool") == 3 and reason.endswith("(+2 more)")
+
+
+# -- run_rules -----------------------------------------------------------------------------------
+
+
+def test_run_rules_skips_disabled_rules() -> None:
+    evidence = mutated(lambda e: drop(e, 10))
+    results = run_rules(evidence, disabled=["ends_with_assistant_text", "known_tools"])
+    assert [r.name for r in results] == [n for n in RULE_NAMES if n not in {"ends_with_assistant_text", "known_tools"}]
+    assert all(r.passed for r in results)
+
+
+def test_run_rules_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="no_such_rule"):
+        run_rules(base(), disabled=("known_tools", "no_such_rule"))
