@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import os
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,8 +304,11 @@ def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
 
 
 def _is_valid_schema(schema: dict[str, Any]) -> bool:
+    """Usable for validating values: a string dialect (if any), meta-valid, every $ref resolvable."""
+    if not isinstance(schema.get("$schema", ""), str):
+        return False
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(cls.META_SCHEMA).is_valid(schema)
+    return bool(cls(cls.META_SCHEMA).is_valid(schema)) and not _reference_problems(schema)
 
 
 def _dialect(cls: type) -> str:
@@ -314,7 +318,10 @@ def _dialect(cls: type) -> str:
 
 
 def _schema_problems(schema: dict[str, Any], document: SourceDocument, path: DataPath) -> list[Problem]:
-    """Meta-schema errors of a tool's ``parameters`` or ``returns``, plus the type-object rule."""
+    """Meta-schema errors of a tool's ``parameters`` or ``returns``, dangling ``$ref``s, and the type-object rule."""
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):
+        return [document.problem((*path, "$schema"), "$schema must be a string naming a JSON Schema dialect")]
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     meta = cls(cls.META_SCHEMA)
     problems = []
@@ -326,11 +333,49 @@ def _schema_problems(schema: dict[str, Any], document: SourceDocument, path: Dat
         )
     if problems:
         return problems
+    problems.extend(document.problem((*path, *where), message) for where, message in _reference_problems(schema))
     if schema.get("type") != "object":
         where = (*path, "type") if "type" in schema else path
         found = f"type is {schema['type']!r}" if "type" in schema else "it has no type"
         problems.append(document.problem(where, f"must be a JSON Schema of type object, but {found}"))
     return problems
+
+
+def _reference_problems(schema: Any) -> list[tuple[DataPath, str]]:
+    """Every ``$ref`` must point inside the schema itself: tools cannot fetch remote schemas."""
+    found: list[tuple[DataPath, str]] = []
+
+    def walk(node: Any, where: DataPath) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                if not ref.startswith("#"):
+                    found.append(
+                        ((*where, "$ref"), f"$ref {ref!r} is not local: only '#/...' references are supported")
+                    )
+                elif not _resolves(schema, ref):
+                    found.append(((*where, "$ref"), f"$ref {ref!r} points to nothing in this schema"))
+            for key, value in node.items():
+                walk(value, (*where, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*where, index))
+
+    walk(schema, ())
+    return found
+
+
+def _resolves(schema: Any, ref: str) -> bool:
+    node = schema
+    for token in [t for t in ref[1:].split("/") if t]:
+        token = urllib.parse.unquote(token).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
 
 
 def _digest(scenario: Scenario, tools: tuple[Tool, ...], personas: list[Persona]) -> str:

@@ -16,13 +16,13 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Strict,
     Tag,
     WithJsonSchema,
     model_serializer,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 EXTENSION_PREFIX = "x-"
@@ -72,23 +72,29 @@ class _ExtensibleModel(StrictModel):
 
     model_config = ConfigDict(json_schema_extra={"patternProperties": {"^x-": {}}})
 
-    extensions: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict, alias="__extensions__")
+    _extensions: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="before")
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return self._extensions
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _collect_extensions(cls, data: Any) -> Any:
-        if isinstance(data, dict) and any(str(k).startswith(EXTENSION_PREFIX) for k in data):
-            data = dict(data)
-            extensions = {k: data.pop(k) for k in list(data) if str(k).startswith(EXTENSION_PREFIX)}
-            data["__extensions__"] = extensions
-        return data
+    def _split_extensions(cls, data: Any, handler: Any) -> Any:
+        extensions: dict[str, Any] = {}
+        if isinstance(data, dict):
+            extensions = {k: v for k, v in data.items() if str(k).startswith(EXTENSION_PREFIX)}
+            data = {k: v for k, v in data.items() if k not in extensions}
+        model = handler(data)
+        if extensions:
+            model._extensions = extensions
+        return model
 
     @model_serializer(mode="wrap")
     def _emit_extensions(self, handler: Any) -> Any:
         dumped = handler(self)
         if isinstance(dumped, dict):
-            extensions = dumped.pop("__extensions__", None) or dumped.pop("extensions", None) or {}
-            dumped.update(extensions)
+            dumped.update(self._extensions)
         return dumped
 
 

@@ -27,6 +27,7 @@ MAX_REFERENCED_BYTES = 16 * 1024 * 1024
 # needs millions, so this bounds time and memory without limiting honest use.
 MAX_ALIAS_EXPANSION = 10_000
 MAX_DEPTH = 100
+MAX_FLOW_BRACKETS = 1_000
 
 _STD = "tag:yaml.org,2002:"
 _PLAIN_SCALAR_TAGS = {f"{_STD}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -121,7 +122,7 @@ class _Builder:
         mark = node.start_mark
         self.problems.append(Problem(self.display_name, mark.line + 1, mark.column + 1, format_path(path), message))
 
-    def build(self, node: Node, path: DataPath = (), depth: int = 0) -> Any:
+    def build(self, node: Node, path: DataPath = (), depth: int = 0, record: bool = True) -> Any:
         if depth > MAX_DEPTH:
             self._fail(node, path, f"nested more than {MAX_DEPTH} levels deep")
             raise _Abort
@@ -132,7 +133,8 @@ class _Builder:
         if self._expanded > MAX_ALIAS_EXPANSION:
             self._fail(node, path, f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes (alias bomb?)")
             raise _Abort
-        self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if record:
+            self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
         if node.tag not in _COLLECTION_TAGS:
@@ -152,8 +154,8 @@ class _Builder:
             return node.value
         try:
             return self._scalars.construct_object(node)
-        except (yaml.YAMLError, ValueError) as error:
-            self._fail(node, path, f"bad scalar {node.value!r}: {error}")
+        except Exception:  # PyYAML raises KeyError/IndexError for e.g. `!!bool maybe`, `!!int ""`
+            self._fail(node, path, f"{node.value!r} is not a valid {_display_tag(node.tag)} scalar")
             return None
 
     def _mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
@@ -165,6 +167,11 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 self._fail(key_node, path, "mapping keys must be plain scalars")
+                continue
+            if key_node.tag not in _PLAIN_SCALAR_TAGS:
+                self._fail(
+                    key_node, path, f"YAML tag {_display_tag(key_node.tag)} is not allowed: files hold plain data only"
+                )
                 continue
             # Keys keep their literal text: `on:` stays "on", not True (YAML 1.1 booleans).
             key = key_node.value
@@ -185,13 +192,32 @@ class _Builder:
             if not isinstance(source, MappingNode):
                 self._fail(source, path, "a merge key (<<) must name a mapping")
                 continue
-            for key, value in self._mapping(source, path, depth + 1).items():
+            # Through build(), so merged content counts against the alias budget and depth.
+            for key, value in self.build(source, path, depth + 1, record=False).items():
                 merged.setdefault(key, value)
         return merged
 
 
 class _Abort(Exception):
     """Stops construction after a problem that makes the rest meaningless."""
+
+
+def _flow_nesting_problem(text: str, display_name: str) -> Problem | None:
+    """Refuse absurd ``[``/``{`` nesting before libyaml sees it: its composer recurses in C and
+    crashes the process (no RecursionError) at some tens of thousands of levels. Brackets inside
+    strings are counted too, so the bound is far above the real limit checked later."""
+    depth = 0
+    for offset, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_BRACKETS:
+                line, column = _offset_to_position(text, offset)
+                return Problem(
+                    display_name, line, column, "(document)", f"nested more than {MAX_FLOW_BRACKETS} brackets deep"
+                )
+        elif char in "]}" and depth:
+            depth -= 1
+    return None
 
 
 def _decode(path: Path, raw: bytes, display_name: str) -> str:
@@ -231,6 +257,9 @@ def load_document(
     except OSError as error:
         raise fail(f"cannot read file: {error.strerror or error}") from None
     text = _decode(path, raw, name)
+    too_deep = _flow_nesting_problem(text, name) if text.count("[") + text.count("{") > MAX_FLOW_BRACKETS else None
+    if too_deep:
+        raise ProblemsFound([too_deep])
     try:
         root = yaml.compose(text, Loader=_COMPOSER_LOADER)
     except yaml.MarkedYAMLError as error:
@@ -239,7 +268,10 @@ def load_document(
         detail = " ".join(part for part in (error.context, error.problem) if part)
         raise fail(f"YAML syntax error: {detail}", line, column) from None
     except yaml.reader.ReaderError as error:
-        line, column = _offset_to_position(text, error.position)
+        offset = error.position
+        if _COMPOSER_LOADER is not yaml.SafeLoader:  # libyaml counts UTF-8 bytes, not characters
+            offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+        line, column = _offset_to_position(text, offset)
         raise fail(f"character {error.character!r} is not allowed in YAML", line, column) from None
     except yaml.YAMLError as error:
         raise fail(f"YAML syntax error: {error}") from None
