@@ -142,8 +142,7 @@ def run(
     )
     try:
         factory = ModelFactory(configs)
-        for role in ("planner", "user", "assistant", "tool_simulator", "judge"):
-            factory.client_for(role)  # fail now, before any output, on a bad config
+        factory.prepare()  # fail now, before any output, on a bad config or missing weights
     except ModelConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None

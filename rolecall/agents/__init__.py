@@ -15,7 +15,7 @@ from rolecall.agents._protocols import (
     ToolExecutor,
     Usage,
 )
-from rolecall.agents._replies import JudgeReply, PlanReply, UserReply, json_object_reply
+from rolecall.agents._replies import JudgeReply, PlanReply, UserReply, json_object_reply, plan_reply_for
 from rolecall.agents._templates import render
 
 if TYPE_CHECKING:
@@ -44,5 +44,6 @@ __all__ = [
     "Usage",
     "UserReply",
     "json_object_reply",
+    "plan_reply_for",
     "render",
 ]

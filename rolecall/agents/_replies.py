@@ -19,6 +19,61 @@ class PlanReply(BaseModel):
     calls: list[PlannedCallReply] = Field(min_length=1, max_length=8)
 
 
+# "[$]" rather than "\\$": llama.cpp's grammar converter rejects the escape.
+REFERENCE_PATTERN = r"^[$][0-9]+[.][A-Za-z0-9_.-]+$"
+
+
+def plan_reply_for(tools: list[dict[str, Any]], max_calls: int) -> type[PlanReply]:
+    """A :class:`PlanReply` whose advertised schema only admits ``tools`` and their parameters.
+
+    Grammar-constrained models (and servers honouring JSON-Schema response formats) then cannot
+    invent tools or parameter names; any argument may still be a ``$k.field`` reference.
+    ``tools`` are OpenAI function dicts (name, parameters).
+    """
+    options = []
+    for tool in tools:
+        parameters = tool.get("parameters") or {}
+        properties = {
+            name: {"anyOf": [copy.deepcopy(schema), {"type": "string", "pattern": REFERENCE_PATTERN}]}
+            for name, schema in (parameters.get("properties") or {}).items()
+        }
+        options.append(
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[$][0-9]+$"},
+                    "name": {"const": tool["name"]},
+                    "arguments": {
+                        "type": "object",
+                        "properties": properties,
+                        "required": list(parameters.get("required") or []),
+                        "additionalProperties": False,
+                    },
+                },
+                "required": ["id", "name", "arguments"],
+            }
+        )
+    schema = {
+        "type": "object",
+        "properties": {
+            "goal": {"type": "string", "maxLength": 300},
+            "calls": {"type": "array", "items": {"anyOf": options}, "minItems": 1, "maxItems": max_calls},
+        },
+        "required": ["goal", "calls"],
+    }
+
+    class _Plan(PlanReply):
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return copy.deepcopy(schema)
+
+        @classmethod
+        def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+            return copy.deepcopy(schema)
+
+    return _Plan
+
+
 class UserReply(BaseModel):
     message: str = Field(max_length=600, description="What the customer says next.")
     status: Literal["continue", "done", "give_up"]

@@ -1,13 +1,47 @@
-"""Model factory: AutoGen chat clients per role, from component configs, with secrets kept out of output."""
+"""Model factory: AutoGen chat clients per role, from component configs, with secrets kept out of output.
+
+``LlamaCppChatCompletionClient`` (the embedded local model) is loaded on first use, so
+importing this package does not import AutoGen or llama-cpp-python.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from rolecall.models._factory import (
     REDACTED,
     ROLES,
     ModelConfigError,
     ModelFactory,
+    embedded_default,
     expand_environment,
     redact,
     redact_text,
 )
+from rolecall.models._weights import DEFAULT_MODEL, PACKAGED_MODELS, ModelUnavailable, ensure_model
 
-__all__ = ["REDACTED", "ROLES", "ModelConfigError", "ModelFactory", "expand_environment", "redact", "redact_text"]
+if TYPE_CHECKING:
+    from rolecall.models._llama import LlamaCppChatCompletionClient
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LlamaCppChatCompletionClient":
+        from rolecall.models._llama import LlamaCppChatCompletionClient
+
+        return LlamaCppChatCompletionClient
+    raise AttributeError(name)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "PACKAGED_MODELS",
+    "REDACTED",
+    "ROLES",
+    "LlamaCppChatCompletionClient",
+    "ModelConfigError",
+    "ModelFactory",
+    "ModelUnavailable",
+    "embedded_default",
+    "ensure_model",
+    "expand_environment",
+    "redact",
+    "redact_text",
+]

@@ -24,6 +24,16 @@ _SECRET_KEY = re.compile(r"(api_?key|token|secret|password|authorization|credent
 REDACTED = "<redacted>"
 
 
+def embedded_default() -> dict[str, Any]:
+    """The model every role uses when nothing is configured: the in-process local model.
+
+    ``ROLECALL_LOCAL_MODEL`` picks another packaged model (``qwen2.5-coder-0.5b``) or a GGUF path.
+    """
+    choice = os.environ.get("ROLECALL_LOCAL_MODEL", "qwen2.5-coder-1.5b")
+    key = "model_path" if choice.endswith(".gguf") else "model"
+    return {"provider": "rolecall.models.LlamaCppChatCompletionClient", "config": {key: choice}}
+
+
 class ModelConfigError(Exception):
     """A model config cannot be turned into a client (unset variable, unknown provider...)."""
 
@@ -74,12 +84,7 @@ class ModelFactory:
         self._secrets: set[str] = set()
 
     def config_for(self, role: str) -> dict[str, Any]:
-        config = self._configs.get(role) or self._configs.get("default")
-        if config is None:
-            raise ModelConfigError(
-                f"no model configured for role {role!r}: pass --model CONFIG or set models.default in the scenario"
-            )
-        return config
+        return self._configs.get(role) or self._configs.get("default") or embedded_default()
 
     def client_for(self, role: str) -> ChatCompletionClient:
         from autogen_core.models import ChatCompletionClient
@@ -98,6 +103,18 @@ class ModelFactory:
                 ) from None
         return self._clients[key]
 
+    def prepare(self) -> None:
+        """Build every role's client now and let local ones fetch their weights, so a bad setup
+        fails before any output is written rather than once per dialogue."""
+        for role in ROLES:
+            client = self.client_for(role)
+            ready = getattr(client, "ensure_ready", None)
+            if ready is not None:
+                try:
+                    ready()
+                except Exception as error:
+                    raise ModelConfigError(f"model for {role}: {error}") from None
+
     def scrub(self, text: str) -> str:
         """``text`` with every secret this factory has seen replaced (for error messages)."""
         for secret in self._secrets:
@@ -106,9 +123,7 @@ class ModelFactory:
 
     def describe(self) -> dict[str, Any]:
         """Role -> redacted config, for the manifest."""
-        return {
-            role: redact(self.config_for(role)) for role in ROLES if role in self._configs or "default" in self._configs
-        }
+        return {role: redact(self.config_for(role)) for role in ROLES}
 
     async def close(self) -> None:
         for client in self._clients.values():

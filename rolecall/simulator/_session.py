@@ -21,6 +21,7 @@ from rolecall.agents import (
     RoleError,
     Usage,
     UserReply,
+    plan_reply_for,
     render,
 )
 from rolecall.planning import (
@@ -178,6 +179,9 @@ class _Session:
         chain = self.context.graph.sample_chain(self.rng, length)
         first_id = self._next_id()
         earlier = self._earlier_calls()
+        # Constrained to the suggested tools: models cannot invent tool or parameter names.
+        functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
+        reply_type = plan_reply_for(functions, self.settings.plan_length.max)
         feedback = ""
         problems: list[str] = []
         for _ in range(PLAN_ATTEMPTS):
@@ -192,7 +196,7 @@ class _Session:
                 max_calls=self.settings.plan_length.max,
                 feedback=feedback,
             )
-            reply = await self.planner.ask(render("planner_system", first_id=f"${first_id}"), prompt, PlanReply)
+            reply = await self.planner.ask(render("planner_system", first_id=f"${first_id}"), prompt, reply_type)
             plan = _renumber(reply, first_id)
             problems = plan_problems(
                 plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max
@@ -212,16 +216,10 @@ class _Session:
         return calls
 
     def _tool_listing(self, chain: list[str]) -> str:
-        tools = self.context.tools
-        # Small domains: show everything. Large ones: the suggested tools and their neighbours.
-        names = (
-            list(tools)
-            if len(tools) <= 16
-            else sorted(set(chain) | {e.target for e in self.context.graph.edges if e.source in chain})
-        )
+        """The suggested tools only: shorter prompts, and small models stay on task."""
         lines = []
-        for name in names:
-            tool = tools[name]
+        for name in chain:
+            tool = self.context.tools[name]
             outputs = [".".join(f.path) for f in output_fields(self.context.output_schemas.get(name))]
             lines.append(
                 f"- {name}: {tool.description.strip() or '(no description)'}\n"

@@ -68,3 +68,36 @@ def test_extract_json_object_finds_the_first_object(text: str, expected: dict) -
 def test_extract_json_object_refuses_text_without_one() -> None:
     with pytest.raises(ValueError, match="no JSON object"):
         extract_json_object("no json here")
+
+
+def test_plan_reply_schema_admits_only_the_given_tools_parameters_and_references() -> None:
+    import jsonschema
+
+    from rolecall.agents import plan_reply_for
+
+    tools = [
+        {
+            "name": "find",
+            "parameters": {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]},
+        },
+        {
+            "name": "cancel",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "integer"}}, "required": ["order_id"]},
+        },
+    ]
+    schema = plan_reply_for(tools, max_calls=3).model_json_schema()
+    good = {
+        "goal": "g",
+        "calls": [
+            {"id": "$1", "name": "find", "arguments": {"email": "a@b.co"}},
+            {"id": "$2", "name": "cancel", "arguments": {"order_id": "$1.orders.0.id"}},
+        ],
+    }
+    jsonschema.validate(good, schema)
+    for bad in (
+        {"goal": "g", "calls": [{"id": "$1", "name": "delete_all", "arguments": {}}]},
+        {"goal": "g", "calls": [{"id": "$1", "name": "find", "arguments": {"email": "x", "extra": 1}}]},
+        {"goal": "g", "calls": [{"id": "$1", "name": "cancel", "arguments": {"order_id": "twelve"}}]},
+        {"goal": "g", "calls": [{"id": "1", "name": "find", "arguments": {"email": "x"}}]},
+    ):
+        assert not jsonschema.Draft202012Validator(schema).is_valid(bad), bad

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.models import REDACTED, ModelConfigError, ModelFactory, expand_environment, redact
+from rolecall.models import REDACTED, ModelConfigError, ModelFactory, embedded_default, expand_environment, redact
 
 CONFIG = {
     "provider": "autogen_ext.models.openai.OpenAIChatCompletionClient",
@@ -50,9 +50,18 @@ def test_roles_fall_back_to_default_and_share_clients(monkeypatch: pytest.Monkey
     assert factory.describe()["judge"]["config"]["model"] == "judge-model"
 
 
+def test_without_configs_every_role_uses_the_embedded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROLECALL_LOCAL_MODEL", raising=False)
+    factory = ModelFactory({})
+    assert factory.config_for("judge") == embedded_default()
+    assert embedded_default()["config"] == {"model": "qwen2.5-coder-1.5b"}
+    monkeypatch.setenv("ROLECALL_LOCAL_MODEL", "/models/mine.gguf")
+    assert embedded_default()["config"] == {"model_path": "/models/mine.gguf"}
+    client = ModelFactory({}).client_for("user")
+    assert type(client).__name__ == "LlamaCppChatCompletionClient"  # built without loading any weights
+
+
 def test_missing_and_broken_configs_are_clear_errors() -> None:
-    with pytest.raises(ModelConfigError, match="no model configured for role 'planner'"):
-        ModelFactory({}).client_for("planner")
     with pytest.raises(ModelConfigError, match="unknown roles"):
         ModelFactory({"narrator": CONFIG})
     broken = ModelFactory({"default": {"provider": "no.such.module.Client", "config": {}}})

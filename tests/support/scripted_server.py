@@ -150,7 +150,7 @@ class ScriptedBrain:
     def plan(self, system: str, prompt: str) -> dict[str, Any]:
         first = int(re.search(r"id: \$(\d+)", system).group(1))
         date = re.search(r"Today is (\S+)\.", prompt).group(1).rstrip(".")
-        suggested = [s.strip() for s in _section(prompt, "Suggested tools for this turn").split("\n", 1)[1].split(",")]
+        suggested = [s.strip() for s in _section(prompt, "Suggested order").split("\n", 1)[1].split(",")]
         tools = self._tool_parameters(prompt)
         connections = re.findall(r"- (\w+)\.([\w.]+) -> (\w+)\((\w+)\)", _section(prompt, "Ways these tools connect"))
         calls: list[dict[str, Any]] = []
