@@ -117,10 +117,14 @@ def test_tool_forms_normalise_to_the_same_tools(write, files: dict[str, str], to
 
     assert loaded.tools == EXPECTED_TOOLS
     assert [tool.openai_tool() for tool in loaded.tools] == [
-        {"type": "function", "function": {"name": "get_order", "description": "Gets an order.",
-                                          "parameters": ORDER_PARAMS}},
-        {"type": "function", "function": {"name": "cancel_order", "description": "Cancels an order.",
-                                          "parameters": CANCEL_PARAMS}},
+        {
+            "type": "function",
+            "function": {"name": "get_order", "description": "Gets an order.", "parameters": ORDER_PARAMS},
+        },
+        {
+            "type": "function",
+            "function": {"name": "cancel_order", "description": "Cancels an order.", "parameters": CANCEL_PARAMS},
+        },
     ]
     # The digest is of resolved content: where and in which form a tool was written does not count.
     assert loaded.digest == reference.digest
