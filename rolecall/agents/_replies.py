@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class PlannedCallReply(BaseModel):
@@ -62,16 +64,7 @@ def plan_reply_for(tools: list[dict[str, Any]], max_calls: int) -> type[PlanRepl
         "required": ["goal", "calls"],
     }
 
-    class _Plan(PlanReply):
-        @classmethod
-        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            return copy.deepcopy(schema)
-
-        @classmethod
-        def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
-            return copy.deepcopy(schema)
-
-    return _Plan
+    return _advertising(PlanReply, "plan", schema)
 
 
 class UserReply(BaseModel):
@@ -89,18 +82,16 @@ class JsonObjectReply(RootModel[dict[str, Any]]):
     """Any JSON object; subclasses made by :func:`json_object_reply` advertise a specific schema."""
 
 
-def json_object_reply(name: str, schema: dict[str, Any]) -> type[JsonObjectReply]:
-    """A reply type that accepts any JSON object but shows the model ``schema``.
+def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[ModelT]:
+    """A subclass of ``base`` that validates like ``base`` but shows models ``schema``.
 
-    Tool results and inferred output schemas have schemas known only at run time; pydantic
-    accepts the object and the caller validates it against ``schema`` with jsonschema.
+    Fresh copies every time: openai's strict-schema conversion edits the schema it is given in
+    place, and callers validate results against the original.
     """
 
-    class _Reply(JsonObjectReply):
+    class _Advertised(base):  # type: ignore[valid-type,misc]
         model_config = ConfigDict(title=name)
 
-        # Fresh copies: openai's strict-schema conversion edits the schema it is given in place,
-        # and the caller validates results against the original.
         @classmethod
         def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
             return copy.deepcopy(schema)
@@ -109,5 +100,15 @@ def json_object_reply(name: str, schema: dict[str, Any]) -> type[JsonObjectReply
         def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
             return copy.deepcopy(schema)
 
-    _Reply.__name__ = name
-    return _Reply
+    _Advertised.__name__ = name
+    return _Advertised
+
+
+def json_object_reply(name: str, schema: dict[str, Any]) -> type[JsonObjectReply]:
+    """A reply type that accepts any JSON object but shows the model ``schema``.
+
+    Tool results and inferred output schemas have schemas known only at run time; pydantic
+    accepts the object and the caller validates it against ``schema`` with jsonschema.
+    """
+
+    return _advertising(JsonObjectReply, name, schema)

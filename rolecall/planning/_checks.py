@@ -7,16 +7,9 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from rolecall.planning._graph import compatible, schema_at
 from rolecall.planning._plan import PlannedCall, TurnPlan
-from rolecall.scenario import Tool
-
-
-def _validator(schema: Mapping[str, Any]) -> Any:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+from rolecall.scenario import Tool, value_validator
 
 
 def plan_problems(
@@ -84,7 +77,7 @@ def _argument_problems(call: PlannedCall, tool: Tool, where: str) -> list[str]:
         schema["required"] = [r for r in schema.get("required", []) if r not in referenced]
         schema["properties"] = {k: v for k, v in properties.items() if k not in referenced}
     literals = call.literals()
-    for error in _validator(schema).iter_errors(literals):
+    for error in value_validator(schema).iter_errors(literals):
         path = ".".join(str(p) for p in error.absolute_path)
         problems.append(f"{where}: arguments{'.' + path if path else ''}: {error.message}")
     return problems

@@ -14,9 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from rolecall.scenario import Tool
+from rolecall.scenario import Tool, usable_schema
 
 _VERBS = {"get", "find", "lookup", "search", "list", "fetch", "create", "read", "retrieve", "show", "check", "add"}
 
@@ -51,10 +49,7 @@ def heuristic_output_schema(tool: Tool) -> dict[str, Any]:
 
 
 def usable_output_schema(schema: Any) -> bool:
-    if not isinstance(schema, dict) or schema.get("type") != "object":
-        return False
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return bool(cls(cls.META_SCHEMA).is_valid(schema))
+    return usable_schema(schema) and schema.get("type") == "object"
 
 
 def default_cache_dir() -> Path:

@@ -1,6 +1,14 @@
 """Scenario files: the YAML format, its loader and its precise error reports."""
 
-from rolecall.scenario._loader import LoadedScenario, Tool, load_model_config, load_scenario, load_tools_file
+from rolecall.scenario._jsonschema import meta_validator, value_validator
+from rolecall.scenario._loader import (
+    LoadedScenario,
+    Tool,
+    load_model_config,
+    load_scenario,
+    load_tools_file,
+    usable_schema,
+)
 from rolecall.scenario._models import (
     CallBudget,
     FaultSettings,
@@ -34,4 +42,7 @@ __all__ = [
     "load_model_config",
     "load_scenario",
     "load_tools_file",
+    "meta_validator",
+    "usable_schema",
+    "value_validator",
 ]

@@ -20,6 +20,7 @@ import jsonschema
 from pydantic import TypeAdapter, ValidationError
 
 from rolecall.scenario._errors import validation_problems
+from rolecall.scenario._jsonschema import dialect_of, meta_validator, value_validator
 from rolecall.scenario._models import (
     ComponentConfig,
     FileRef,
@@ -251,9 +252,9 @@ class _Loader:
                 (tool.parameters, "arguments", call.arguments),
                 (tool.returns, "output", call.output),
             ):
-                if schema is None or not _is_valid_schema(schema):
+                if schema is None or not usable_schema(schema):
                     continue
-                for error in _validator(schema).iter_errors(value):
+                for error in value_validator(schema).iter_errors(value):
                     path = (*base, key, *error.absolute_path)
                     self.problems.append(document.problem(path, f"does not match tool {tool.name!r}: {error.message}"))
 
@@ -298,17 +299,11 @@ def _place(entry: FunctionTool | OpenAITool, document: SourceDocument, path: Dat
     return _PlacedTool(tool, document, path, (*path, "parameters"))
 
 
-def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def _is_valid_schema(schema: dict[str, Any]) -> bool:
-    """Usable for validating values: a string dialect (if any), meta-valid, every $ref resolvable."""
-    if not isinstance(schema.get("$schema", ""), str):
+def usable_schema(schema: Any) -> bool:
+    """Usable for validating values: a mapping, a string dialect (if any), meta-valid, every $ref resolvable."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("$schema", ""), str):
         return False
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return bool(cls(cls.META_SCHEMA).is_valid(schema)) and not _reference_problems(schema)
+    return bool(meta_validator(schema).is_valid(schema)) and not _reference_problems(schema)
 
 
 def _dialect(cls: type) -> str:
@@ -322,10 +317,9 @@ def _schema_problems(schema: dict[str, Any], document: SourceDocument, path: Dat
     dialect = schema.get("$schema")
     if dialect is not None and not isinstance(dialect, str):
         return [document.problem((*path, "$schema"), "$schema must be a string naming a JSON Schema dialect")]
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    meta = cls(cls.META_SCHEMA)
+    cls = dialect_of(schema)
     problems = []
-    for error in meta.iter_errors(schema):
+    for error in meta_validator(schema).iter_errors(schema):
         # Inside anyOf/oneOf, the most relevant branch's complaint is the specific one.
         best = jsonschema.exceptions.best_match(error.context) if error.context else error
         problems.append(

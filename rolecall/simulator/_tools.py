@@ -18,11 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from rolecall.agents import StructuredRole, json_object_reply, render
 from rolecall.agents._protocols import RoleError
-from rolecall.scenario import FaultSettings, Tool
+from rolecall.scenario import FaultSettings, Tool, value_validator
 
 _FAULT_MESSAGES = {
     "not_found": "No matching record was found.",
@@ -39,14 +37,9 @@ def error_result(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **details}}
 
 
-def _validator(schema: Mapping[str, Any]) -> Any:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
 def schema_errors(value: Any, schema: Mapping[str, Any]) -> list[str]:
     messages = []
-    for error in _validator(schema).iter_errors(value):
+    for error in value_validator(schema).iter_errors(value):
         path = "/".join(str(p) for p in error.absolute_path)
         messages.append(f"{path or '(root)'}: {error.message}")
     return messages

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 
 from rolecall.planning import PlannedCall, descendants, literal_values
+from rolecall.scenario import value_validator
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
 
 Rule = Callable[[DialogueEvidence], CheckResult]
@@ -136,13 +137,8 @@ def _name_pattern(name: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + r"[\s_-]*".join(map(re.escape, words)) + r"(?![\w])", re.IGNORECASE)
 
 
-def _validator(schema: Mapping[str, Any]) -> Any:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
 def _schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
-    error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(value))
+    error = jsonschema.exceptions.best_match(value_validator(schema).iter_errors(value))
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)
