@@ -1,0 +1,111 @@
+"""Acceptance and speed of the embedded model on the example scenarios.
+
+    python benchmarks/local_model.py                      # 10 dialogues x 3 scenarios, 1.5B model
+    python benchmarks/local_model.py -n 2 --model qwen2.5-coder-0.5b --out bench-runs
+
+Runs `rolecall run` once per scenario (all roles on the embedded model, as the README's main
+job does) and reads each run's manifest and records. Reports, per scenario and overall:
+acceptance rate, rejection reasons, failure classes, seconds per dialogue, seconds per model
+call, tokens. Writes the same as JSON next to the runs. A measurement, not a test: nothing
+here asserts a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = ["retail_orders", "travel_desk", "it_helpdesk"]
+
+
+def _records(directory: Path) -> dict[str, list[dict]]:
+    return {
+        kind: [json.loads(line) for line in (directory / f"{name}.jsonl").read_text().splitlines()]
+        for kind, name in (("accepted", "dialogues"), ("rejected", "rejected"), ("failed", "failed"))
+    }
+
+
+def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
+    target = out / scenario
+    env = {**os.environ, "ROLECALL_LOCAL_MODEL": model}
+    started = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rolecall",
+            "run",
+            REPO / "scenarios" / f"{scenario}.yaml",
+            "-o",
+            target,
+            "-n",
+            str(dialogues),
+            "-q",
+        ],
+        env=env,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    manifest = json.loads((target / "manifest.json").read_text())
+    records = _records(target)
+    calls = manifest["usage"]["model_calls"]
+    by_role: collections.Counter[str] = collections.Counter()
+    for items in records.values():
+        for record in items:
+            for role, usage in record["metadata"].get("usage", {}).get("by_role", {}).items():
+                by_role[role] += usage["calls"]
+    return {
+        "scenario": scenario,
+        "dialogues": dialogues,
+        "counts": manifest["counts"],
+        "acceptance": manifest["counts"]["accepted"] / dialogues,
+        "rejection_reasons": manifest["rejection_reasons"],
+        "failure_classes": manifest["failure_classes"],
+        "end_reasons": manifest["end_reasons"],
+        "seconds": round(seconds, 1),
+        "seconds_per_dialogue": round(seconds / dialogues, 1),
+        "model_calls": calls,
+        "model_calls_by_role": dict(by_role),
+        "seconds_per_model_call": round(seconds / calls, 2) if calls else None,
+        "prompt_tokens": manifest["usage"]["prompt_tokens"],
+        "completion_tokens": manifest["usage"]["completion_tokens"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--dialogues", type=int, default=10)
+    parser.add_argument("--model", default="qwen2.5-coder-1.5b", help="packaged model name or GGUF path")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-runs")
+    parser.add_argument("--scenarios", nargs="*", default=SCENARIOS)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = [
+        measure(s, args.dialogues, args.model, args.out / time.strftime("%Y%m%d-%H%M%S")) for s in args.scenarios
+    ]
+    total = sum(r["dialogues"] for r in results)
+    accepted = sum(r["counts"]["accepted"] for r in results)
+    summary = {
+        "model": args.model,
+        "dialogues": total,
+        "acceptance": round(accepted / total, 3),
+        "seconds_per_dialogue": round(sum(r["seconds"] for r in results) / total, 1),
+        "seconds_per_model_call": round(
+            sum(r["seconds"] for r in results) / max(1, sum(r["model_calls"] for r in results)), 2
+        ),
+        "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in results),
+        "per_scenario": results,
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
