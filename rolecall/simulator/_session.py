@@ -341,9 +341,9 @@ class _Session:
         lines = []
         for message in self.dialogue.messages:
             if message["role"] == "user":
-                lines.append(f"You: {message['content']}")
+                lines.append(f"Customer: {message['content']}")
             elif message["role"] == "assistant" and message.get("content"):
-                lines.append(f"Assistant: {message['content']}")
+                lines.append(f"Agent: {message['content']}")
         return "\n".join(lines) or "(nothing yet: you speak first)"
 
     def _last_user_text(self) -> str:

@@ -110,7 +110,7 @@ def _context(tmp_path: Path, extra: str = "", text: str = SCENARIO) -> RunContex
 
 
 def polite_user(prompt: str) -> dict[str, Any]:
-    if "Assistant:" in prompt:
+    if "Agent:" in prompt:
         return {"message": "Thanks!", "status": "done"}
     return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
 
@@ -151,14 +151,14 @@ def test_a_good_dialogue_completes_and_records_openai_messages(tmp_path: Path) -
         ),
         (
             [("say", "Hmm?")] * 5,
-            lambda p: {"message": f"Please, {p.count('Assistant:')}", "status": "continue"},
+            lambda p: {"message": f"Please, {p.count('Agent:')}", "status": "continue"},
             "no_progress",
         ),
         (
             [("say", "No.")],
             lambda p: {
-                "message": "Bye" if "Assistant:" in p else "Hi",
-                "status": "give_up" if "Assistant:" in p else "continue",
+                "message": "Bye" if "Agent:" in p else "Hi",
+                "status": "give_up" if "Agent:" in p else "continue",
             },
             "user_gave_up",
         ),

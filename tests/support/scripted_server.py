@@ -190,11 +190,11 @@ class ScriptedBrain:
     # user ---------------------------------------------------------------------------------------
 
     def user(self, prompt: str) -> dict[str, Any]:
-        goal = _section(prompt, "What you want in this part of the conversation:").strip()
-        known = re.findall(r"^- ([\w ]+): (.*)$", _section(prompt, "Details you know"), re.MULTILINE)
-        transcript = _section(prompt, "The conversation so far:").strip().splitlines()
-        asked = any(line.startswith("You:") and goal in line for line in transcript)
-        if asked and transcript and transcript[-1].startswith("Assistant:"):
+        goal = _section(prompt, "Your goal right now:").strip()
+        known = re.findall(r"^- ([\w ]+): (.*)$", _section(prompt, "Facts you know"), re.MULTILINE)
+        transcript = _section(prompt, "Agent is the support agent):").strip().splitlines()
+        asked = any(line.startswith("Customer:") and goal in line for line in transcript)
+        if asked and transcript and transcript[-1].startswith("Agent:"):
             return {"message": "Thank you, that is everything.", "status": "done"}
         details = ", ".join(f"my {key.replace('_', ' ')} is {value}" for key, value in known if key != "from before")
         extra = [value for key, value in known if key == "from before"]
