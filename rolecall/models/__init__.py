@@ -19,6 +19,7 @@ from rolecall.models._factory import (
 from rolecall.models._weights import DEFAULT_MODEL, PACKAGED_MODELS, ModelUnavailable, ensure_model
 
 if TYPE_CHECKING:
+    from rolecall.models._lenient import LenientOpenAIChatCompletionClient
     from rolecall.models._llama import LlamaCppChatCompletionClient
 
 
@@ -27,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from rolecall.models._llama import LlamaCppChatCompletionClient
 
         return LlamaCppChatCompletionClient
+    if name == "LenientOpenAIChatCompletionClient":
+        from rolecall.models._lenient import LenientOpenAIChatCompletionClient
+
+        return LenientOpenAIChatCompletionClient
     raise AttributeError(name)
 
 
@@ -35,6 +40,7 @@ __all__ = [
     "PACKAGED_MODELS",
     "REDACTED",
     "ROLES",
+    "LenientOpenAIChatCompletionClient",
     "LlamaCppChatCompletionClient",
     "ModelConfigError",
     "ModelFactory",

@@ -37,6 +37,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
 from rolecall.agents._templates import render
+from rolecall.models._grammar import grammar_safe
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 
 MODEL_INFO = ModelInfo(vision=False, function_calling=True, json_output=True, structured_output=True, family="unknown")
@@ -88,43 +89,6 @@ def _engine(config: LlamaCppClientConfig) -> _Engine:
         if key not in _ENGINES:
             _ENGINES[key] = _Engine(path, config)
         return _ENGINES[key]
-
-
-# llama.cpp's grammar parser takes no backslash escapes in patterns and crashes the whole process
-# (SIGSEGV) on one, so patterns are rewritten into escape-free classes, or dropped. Results are
-# still validated against the original schema afterwards.
-_ESCAPES = {
-    r"\.": "[.]",
-    r"\d": "[0-9]",
-    r"\$": "[$]",
-    r"\-": "[-]",
-    r"\w": "[A-Za-z0-9_]",
-    r"\s": "[ ]",
-    r"\+": "[+]",
-    r"\(": "[(]",
-    r"\)": "[)]",
-    r"\/": "/",
-    r"\_": "_",
-}
-
-
-def grammar_safe(schema: Any) -> Any:
-    """A copy of ``schema`` that llama.cpp can turn into a grammar without crashing."""
-    if isinstance(schema, list):
-        return [grammar_safe(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    safe = {}
-    for key, value in schema.items():
-        if key == "patternProperties":
-            continue
-        if key == "pattern" and isinstance(value, str):
-            for escaped, plain in _ESCAPES.items():
-                value = value.replace(escaped, plain)
-            if "\\" in value:
-                continue
-        safe[key] = grammar_safe(value) if key not in ("enum", "const", "required") else value
-    return safe
 
 
 def _tool_schemas(tools: Sequence[Tool | ToolSchema]) -> list[ToolSchema]:
