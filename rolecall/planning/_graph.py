@@ -152,19 +152,40 @@ class DataflowGraph:
     def edges_between(self, sources: Sequence[str], target: str) -> list[Edge]:
         return [edge for edge in self.edges if edge.source in sources and edge.target == target]
 
+    def _internal_inputs(self, tool: str) -> set[str]:
+        """Required parameters that hold ids a user cannot know (``*_id``): another call must supply them."""
+        parameters = self.tools[tool].parameters
+        required = parameters.get("required") or []
+        return {name for name in required if name == "id" or name.endswith("_id")}
+
+    def _fed(self, tool: str, chosen: list[str]) -> bool:
+        wanted = self._internal_inputs(tool)
+        fed = {edge.parameter for edge in self.edges if edge.target == tool and edge.source in chosen}
+        return wanted <= fed
+
     def sample_chain(self, rng: random.Random, length: int) -> list[str]:
         """A connected set of up to ``length`` tools, in an order where producers come first.
 
-        Grows from a random producer by following random edges out of any tool already chosen,
-        so the result is a small dataflow tree, not just a line.
+        Starts from a tool the user can drive alone (no required ``*_id`` input) and grows by
+        following random edges out of the tools already chosen, adding only tools whose required
+        ids those tools can supply: every plan can then be written without inventing an id.
+        Falls back to any producer when a domain has no such start.
         """
         names = sorted(self.tools)
         producers = sorted({edge.source for edge in self.edges})
+        starts = [name for name in producers if not self._internal_inputs(name)] or producers
         if length <= 1 or not producers:
-            return [rng.choice(names)]
-        chain = [rng.choice(producers)]
+            single = [name for name in names if not self._internal_inputs(name)] or names
+            return [rng.choice(single)]
+        chain = [rng.choice(starts)]
         while len(chain) < length:
-            options = sorted({edge.target for edge in self.edges if edge.source in chain and edge.target not in chain})
+            options = sorted(
+                {
+                    edge.target
+                    for edge in self.edges
+                    if edge.source in chain and edge.target not in chain and self._fed(edge.target, chain)
+                }
+            )
             if not options:
                 break
             chain.append(rng.choice(options))

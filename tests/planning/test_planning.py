@@ -162,3 +162,15 @@ def test_heuristic_output_schema_names_the_entity_id() -> None:
     schema = heuristic_output_schema(tool)
     assert schema["properties"]["invoice_id"]["type"] == "string"
     assert "number" in schema["properties"] and schema["type"] == "object"
+
+
+def test_chains_start_where_a_user_can_and_every_required_id_is_supplied() -> None:
+    graph = DataflowGraph(TOOLS, SCHEMAS)
+    for seed in range(30):
+        chain = graph.sample_chain(random.Random(seed), 3)
+        first = BY_NAME[chain[0]]
+        assert not any(p.endswith("_id") for p in first.parameters["required"]), chain
+        for position, name in enumerate(chain[1:], start=1):
+            needed = {p for p in BY_NAME[name].parameters["required"] if p.endswith("_id")}
+            supplied = {e.parameter for e in graph.edges_between(chain[:position], name)}
+            assert needed <= supplied, chain
