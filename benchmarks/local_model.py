@@ -87,9 +87,8 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", default=SCENARIOS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    results = [
-        measure(s, args.dialogues, args.model, args.out / time.strftime("%Y%m%d-%H%M%S")) for s in args.scenarios
-    ]
+    run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
+    results = [measure(scenario, args.dialogues, args.model, run_dir) for scenario in args.scenarios]
     total = sum(r["dialogues"] for r in results)
     accepted = sum(r["counts"]["accepted"] for r in results)
     summary = {
@@ -103,7 +102,7 @@ def main() -> None:
         "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in results),
         "per_scenario": results,
     }
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 
 
