@@ -24,13 +24,15 @@ from autogen_agentchat.messages import (
     ToolCallRequestEvent,
 )
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, RequestUsage
+from autogen_core.model_context import UnboundedChatCompletionContext
+from autogen_core.models import AssistantMessage, ChatCompletionClient, RequestUsage, UserMessage
 from autogen_core.tools import BaseTool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
 from rolecall.agents._protocols import (
     AssistantStep,
     ExecutedCall,
+    History,
     ReplyT,
     RoleError,
     ToolExecutor,
@@ -88,18 +90,27 @@ class AutogenStructuredRole:
         # others get it in the prompt and we parse the text.
         self._native = bool(client.model_info.get("structured_output", False))
 
-    async def ask(self, system: str, prompt: str, reply_type: type[ReplyT]) -> ReplyT:
+    async def ask(self, system: str, prompt: str, reply_type: type[ReplyT], history: History = ()) -> ReplyT:
         if not self._native:
             schema = json.dumps(reply_type.model_json_schema(), separators=(",", ":"))
             system = f"{system}\n\nThe JSON object must match this JSON Schema:\n{schema}"
         feedback = ""
         last_error = "no attempt made"
         for attempt in range(self._attempts):
+            context = UnboundedChatCompletionContext(
+                initial_messages=[
+                    UserMessage(content=text, source="other")
+                    if speaker == "user"
+                    else AssistantMessage(content=text, source=self.role)
+                    for speaker, text in history
+                ]
+            )
             agent = AssistantAgent(
                 name=self.role,
                 model_client=self.client,
                 system_message=system,
                 output_content_type=reply_type if self._native else None,
+                model_context=context,
             )
             task = prompt + feedback
             try:

@@ -51,12 +51,20 @@ class RoleError(Exception):
         super().__init__(f"{role}: {reason}")
 
 
+# Earlier turns of a role's own conversation: ("user" | "assistant", text), oldest first.
+History = Sequence[tuple[str, str]]
+
+
 class StructuredRole(Protocol):
-    """A role that answers a prompt with a JSON object of a given shape."""
+    """A role that answers a prompt with a JSON object of a given shape.
+
+    ``history`` puts earlier turns before the prompt; the user simulator uses it to play the
+    customer as the model's own side of the chat (small models then stay in role).
+    """
 
     usage: Usage
 
-    async def ask(self, system: str, prompt: str, reply_type: type[ReplyT]) -> ReplyT: ...
+    async def ask(self, system: str, prompt: str, reply_type: type[ReplyT], history: History = ()) -> ReplyT: ...
 
 
 @dataclass(frozen=True)

@@ -312,17 +312,28 @@ class _Session:
             pending = reply.message
 
     async def _user_says(self, plan: TurnPlan) -> UserReply:
+        """The customer's next message. The chat is shown role-reversed: the agent's messages as
+        the other side, the customer's as the model's own replies, so the model stays the customer."""
         earlier = [t.goal for t in self.dialogue.turns if t is not plan]
-        prompt = render(
-            "user_turn",
+        system = render(
+            "user_system",
+            persona=_persona_text(self.dialogue.persona),
             date=self.dialogue.date,
             goal=plan.goal,
+            earlier_goals=("Already taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
             known_values=self._known_values(plan),
-            earlier_goals=("\nAlready taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
-            transcript=self._transcript_for_user(),
         )
-        system = render("user_system", persona=_persona_text(self.dialogue.persona))
-        return await self.user.ask(system, prompt, UserReply)
+        opening = render("user_opening").strip()
+        history: list[tuple[str, str]] = [("user", opening)]
+        for message in self.dialogue.messages:
+            if message["role"] == "user":
+                history.append(("assistant", json.dumps({"message": message["content"], "status": "continue"})))
+            elif message["role"] == "assistant" and message.get("content"):
+                history.append(("user", message["content"]))
+        if history[-1][0] == "assistant":  # the customer spoke last (should not happen): prompt again
+            history.append(("user", opening))
+        *earlier_turns, (_, prompt) = history
+        return await self.user.ask(system, prompt, UserReply, history=earlier_turns)
 
     def _known_values(self, plan: TurnPlan) -> str:
         """Everything the user may say, as plain "name: value" lines (never JSON: users do not speak it)."""
@@ -336,15 +347,6 @@ class _Session:
             lines.append(f"- from before: {prior.note or prior.name}")
             lines.extend(line for key, value in _as_mapping(prior.output).items() for line in _plain_lines(key, value))
         return "\n".join(lines) or "- (nothing specific)"
-
-    def _transcript_for_user(self) -> str:
-        lines = []
-        for message in self.dialogue.messages:
-            if message["role"] == "user":
-                lines.append(f"Customer: {message['content']}")
-            elif message["role"] == "assistant" and message.get("content"):
-                lines.append(f"Agent: {message['content']}")
-        return "\n".join(lines) or "(nothing yet: you speak first)"
 
     def _last_user_text(self) -> str:
         return next((m["content"] for m in reversed(self.dialogue.messages) if m["role"] == "user"), "")

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from openai.lib._pydantic import to_strict_json_schema
 
+import rolecall
 from rolecall.agents import PlanReply, json_object_reply, render
 from rolecall.agents._autogen import extract_json_object
 from rolecall.agents._templates import _PLACEHOLDER, _template
 
-TEMPLATES = [
-    "planner_system",
-    "planner_task",
-    "user_system",
-    "user_turn",
-    "tool_simulator_system",
-    "tool_simulator_call",
-    "judge_system",
-    "judge_dialogue",
-    "output_schema_system",
-]
+TEMPLATES = sorted(p.stem for p in (Path(rolecall.__file__).parent / "prompts").glob("*.md"))
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -31,11 +23,15 @@ def test_every_template_renders_with_exactly_its_placeholders(name: str) -> None
     assert "{{" not in text and all(f"<{key}>" in text for key in wanted)
 
 
+def test_the_prompt_set_is_complete() -> None:
+    assert {"planner_system", "user_system", "user_opening", "tool_simulator_call", "judge_system"} <= set(TEMPLATES)
+
+
 def test_render_refuses_missing_and_unused_values() -> None:
     with pytest.raises(KeyError, match="missing"):
         render("user_system")
     with pytest.raises(KeyError, match="unused"):
-        render("user_system", persona="p", surprise="x")
+        render("user_opening", surprise="x")
 
 
 def test_json_object_reply_shows_its_schema_and_is_never_edited_in_place() -> None:

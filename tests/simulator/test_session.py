@@ -6,6 +6,7 @@ Each way a dialogue can end has a test that reaches it and checks the named reas
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,8 +48,8 @@ class Role:
         self.usage = Usage()
         self.prompts: list[str] = []
 
-    async def ask(self, system: str, prompt: str, reply_type: Any) -> Any:
-        self.prompts.append(prompt)
+    async def ask(self, system: str, prompt: str, reply_type: Any, history: Any = ()) -> Any:
+        self.prompts.append(system + "\n" + prompt)
         self.usage.add(Usage(10, 5, 1))
         return reply_type.model_validate(self.answer(prompt))
 
@@ -110,10 +111,12 @@ def _context(tmp_path: Path, extra: str = "", text: str = SCENARIO) -> RunContex
 
 
 def polite_user(prompt: str) -> dict[str, Any]:
-    if "Agent:" in prompt:
+    if "Welcome" not in prompt:
         return {"message": "Thanks!", "status": "done"}
     return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
 
+
+ATTEMPTS = itertools.count()  # a user who never says the same thing twice
 
 GOOD_STEPS = [
     ("call", "find_customer", {"email": "ann@example.com"}),
@@ -151,14 +154,14 @@ def test_a_good_dialogue_completes_and_records_openai_messages(tmp_path: Path) -
         ),
         (
             [("say", "Hmm?")] * 5,
-            lambda p: {"message": f"Please, {p.count('Agent:')}", "status": "continue"},
+            lambda p, said=ATTEMPTS: {"message": f"Please, attempt {next(said)}", "status": "continue"},
             "no_progress",
         ),
         (
             [("say", "No.")],
             lambda p: {
-                "message": "Bye" if "Agent:" in p else "Hi",
-                "status": "give_up" if "Agent:" in p else "continue",
+                "message": "Bye" if "Welcome" not in p else "Hi",
+                "status": "give_up" if "Welcome" not in p else "continue",
             },
             "user_gave_up",
         ),

@@ -36,7 +36,7 @@ class ScriptedRole:
         self.prompts: list[str] = []
         self.usage = Usage()
 
-    async def ask(self, system: str, prompt: str, reply_type: Any) -> Any:
+    async def ask(self, system: str, prompt: str, reply_type: Any, history: Any = ()) -> Any:
         self.prompts.append(prompt)
         return reply_type.model_validate(self.replies.pop(0))
 

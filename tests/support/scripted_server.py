@@ -189,12 +189,13 @@ class ScriptedBrain:
 
     # user ---------------------------------------------------------------------------------------
 
-    def user(self, prompt: str) -> dict[str, Any]:
-        goal = _section(prompt, "Your goal right now:").strip()
-        known = re.findall(r"^- ([\w ]+): (.*)$", _section(prompt, "Facts you know"), re.MULTILINE)
-        transcript = _section(prompt, "Agent is the support agent):").strip().splitlines()
-        asked = any(line.startswith("Customer:") and goal in line for line in transcript)
-        if asked and transcript and transcript[-1].startswith("Agent:"):
+    def user(self, system: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The chat arrives role-reversed: the customer's own turns are the assistant messages."""
+        goal = _section(system, "What you want the agent to do for you now:").strip()
+        known = re.findall(r"^- ([\w ]+): (.*)$", _section(system, "Facts you know"), re.MULTILINE)
+        said = [json.loads(m["content"])["message"] for m in messages if m["role"] == "assistant"]
+        asked = any(goal in text for text in said)
+        if asked and messages[-1]["role"] == "user":
             return {"message": "Thank you, that is everything.", "status": "done"}
         details = ", ".join(f"my {key.replace('_', ' ')} is {value}" for key, value in known if key != "from before")
         extra = [value for key, value in known if key == "from before"]
@@ -337,7 +338,7 @@ class _Injected(Exception):
 
 ROLE_MARKERS = {
     "You are the planner": "planner",
-    "You play a customer": "user",
+    "You are a customer chatting": "user",
     "You simulate a backend system": "tool_simulator",
     "You review a simulated conversation": "judge",
     "You write JSON Schemas": "output_schema",
@@ -389,7 +390,7 @@ class ScriptedServer(ThreadingHTTPServer):
         if role == "planner":
             return role, {"content": json.dumps(brain.plan(system, prompt))}
         if role == "user":
-            return role, {"content": json.dumps(brain.user(prompt))}
+            return role, {"content": json.dumps(brain.user(system, messages))}
         if role == "tool_simulator":
             return role, {"content": json.dumps(brain.tool_result(prompt))}
         if role == "judge":

@@ -33,7 +33,7 @@ class Votes:
         self.prompts: list[str] = []
         self.usage = Usage()
 
-    async def ask(self, system: str, prompt: str, reply_type: Any) -> Any:
+    async def ask(self, system: str, prompt: str, reply_type: Any, history: Any = ()) -> Any:
         self.prompts.append(prompt)
         return JudgeReply(reasoning="checked", consistent=self.verdicts.pop(0))
 
