@@ -180,13 +180,13 @@ class Runner:
         self.on_progress(self.progress)
         semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
         handles: dict[str, IO[str]] = {kind: path.open("a", encoding="utf-8") for kind, path in self.paths.items()}
+
+        async def produce(index: int) -> _Outcome:
+            async with semaphore:
+                return await self._one(context, index)
+
+        tasks = {index: asyncio.ensure_future(produce(index)) for index in todo}
         try:
-
-            async def produce(index: int) -> _Outcome:
-                async with semaphore:
-                    return await self._one(context, index)
-
-            tasks = {index: asyncio.ensure_future(produce(index)) for index in todo}
             # Write in index order: later dialogues wait in memory for earlier ones.
             for index in todo:
                 outcome = await tasks[index]
@@ -197,7 +197,7 @@ class Runner:
                 self.progress.tokens += outcome.tokens
                 self.on_progress(self.progress)
         finally:
-            for task in locals().get("tasks", {}).values():
+            for task in tasks.values():  # an interrupted run leaves nothing running behind it
                 task.cancel()
             for handle in handles.values():
                 handle.close()
