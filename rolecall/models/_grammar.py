@@ -22,6 +22,12 @@ _ESCAPES = {
 }
 
 
+# llama.cpp also aborts (and takes the process down) when repetitions grow past its limit, as a
+# ``maxLength: 4000`` string does. Tighter bounds still satisfy the original schema.
+MAX_GRAMMAR_LENGTH = 300
+MAX_GRAMMAR_ITEMS = 8
+
+
 def grammar_safe(schema: Any) -> Any:
     """A copy of ``schema`` that llama.cpp can turn into a grammar without crashing."""
     if isinstance(schema, list):
@@ -37,5 +43,9 @@ def grammar_safe(schema: Any) -> Any:
                 value = value.replace(escaped, plain)
             if "\\" in value:
                 continue
+        if key == "maxLength" and isinstance(value, int):
+            value = min(value, max(MAX_GRAMMAR_LENGTH, schema.get("minLength", 0)))
+        if key == "maxItems" and isinstance(value, int):
+            value = min(value, max(MAX_GRAMMAR_ITEMS, schema.get("minItems", 0)))
         safe[key] = grammar_safe(value) if key not in ("enum", "const", "required") else value
     return safe

@@ -1,0 +1,38 @@
+"""Schemas handed to llama.cpp are made safe for its grammar parser, which crashes the process otherwise."""
+
+from __future__ import annotations
+
+import jsonschema
+
+from rolecall.models._grammar import MAX_GRAMMAR_ITEMS, MAX_GRAMMAR_LENGTH, grammar_safe
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "pattern": r"^\d{3}\.[a-z]+\$$"},
+        "spaceless": {"type": "string", "pattern": r"^\S+$"},
+        "details": {"type": "string", "maxLength": 4000},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 50, "minItems": 10},
+        "pattern": {"type": "string", "enum": ["a\\.b"]},  # a property named like a keyword
+    },
+    "patternProperties": {"^x-": {}},
+}
+
+
+def test_escapes_become_classes_and_unparseable_patterns_are_dropped() -> None:
+    safe = grammar_safe(SCHEMA)
+    assert safe["properties"]["code"]["pattern"] == "^[0-9]{3}[.][a-z]+[$]$"
+    assert "pattern" not in safe["properties"]["spaceless"]
+    assert safe["properties"]["pattern"]["enum"] == ["a\\.b"]  # values are data, not patterns
+    assert "patternProperties" not in safe
+
+
+def test_bounds_are_tightened_never_loosened() -> None:
+    safe = grammar_safe(SCHEMA)
+    assert safe["properties"]["details"]["maxLength"] == MAX_GRAMMAR_LENGTH
+    assert safe["properties"]["tags"]["maxItems"] == max(MAX_GRAMMAR_ITEMS, 10)
+    # Whatever the tightened schema admits, the original admits too.
+    sample = {"code": "123.ab$", "details": "x" * MAX_GRAMMAR_LENGTH, "tags": ["t"] * 10}
+    jsonschema.validate(sample, safe)
+    jsonschema.validate(sample, SCHEMA)
+    assert SCHEMA["properties"]["details"]["maxLength"] == 4000  # the input is not modified
