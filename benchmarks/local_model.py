@@ -36,7 +36,7 @@ def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
     target = out / scenario
     env = {**os.environ, "ROLECALL_LOCAL_MODEL": model}
     started = time.monotonic()
-    subprocess.run(
+    process = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -64,6 +64,9 @@ def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
     return {
         "scenario": scenario,
         "dialogues": dialogues,
+        # A run that crashed leaves its manifest "running" and a negative return code.
+        "status": manifest["status"],
+        "returncode": process.returncode,
         "counts": manifest["counts"],
         "acceptance": manifest["counts"]["accepted"] / dialogues,
         "rejection_reasons": manifest["rejection_reasons"],
