@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 # llama.cpp's grammar parser takes no backslash escapes in patterns and crashes the whole process
@@ -49,3 +50,21 @@ def grammar_safe(schema: Any) -> Any:
             value = min(value, max(MAX_GRAMMAR_ITEMS, schema.get("minItems", 0)))
         safe[key] = grammar_safe(value) if key not in ("enum", "const", "required") else value
     return safe
+
+
+# Free text the assistant may write instead of a call. It cannot open like a call (a tag, a code
+# fence, JSON) and holds no braces or backticks, so a call is never smuggled into prose.
+_TEXT_RULE = "root ::= [^<`{}\\[ \\t\\n] [^`{}<\\x00]{0,MAX}"
+CALL_OPENERS = ("{", "[", "<", "`")
+
+
+def call_grammar(calls_schema: dict[str, Any]) -> str:
+    """GBNF for one JSON tool call matching ``calls_schema`` (made grammar-safe first)."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(json.dumps(grammar_safe(calls_schema)))
+
+
+def text_grammar(max_chars: int) -> str:
+    """GBNF for a plain-text reply of 1 to ``max_chars`` characters (capped for llama.cpp)."""
+    return _TEXT_RULE.replace("MAX", str(max(0, min(max_chars, MAX_GRAMMAR_LENGTH * 2) - 1)))

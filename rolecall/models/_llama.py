@@ -15,8 +15,13 @@ safe for concurrent calls); a RAM prefix cache lets roles reuse the evaluated pr
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
+import math
 import os
+import random
+import re
 import threading
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
@@ -37,7 +42,8 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
 from rolecall.agents._templates import render
-from rolecall.models._grammar import grammar_safe
+from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, text_grammar
+from rolecall.models._grounding import candidate_values, ground_parameters
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 
 MODEL_INFO = ModelInfo(vision=False, function_calling=True, json_output=True, structured_output=True, family="unknown")
@@ -55,6 +61,12 @@ class LlamaCppClientConfig(BaseModel):
     seed: int = 0
     max_tokens: int = Field(default=700, ge=16)
     max_message_chars: int = Field(default=700, ge=20, description="Bound on free text (small models loop).")
+    ground_identifiers: bool = Field(
+        default=True, description="Limit id parameters (id, *_id) to values already seen in the conversation."
+    )
+    tool_call_bias: float = Field(
+        default=1.0, description="Log-odds added to the model's own chance of calling a tool rather than answering."
+    )
     prefix_cache_bytes: int = Field(default=1 << 30, ge=0, description="RAM for reusable prompt prefixes; 0: off.")
 
 
@@ -76,6 +88,34 @@ class _Engine:
         if config.prefix_cache_bytes:
             self.llama.set_cache(LlamaRAMCache(capacity_bytes=config.prefix_cache_bytes))
         self.lock = threading.Lock()
+        self._formatter: Any = None
+        self._openers: Any = None
+
+    def prompt(self, chat: list[dict[str, str]]) -> tuple[str, list[str]]:
+        """The chat as one prompt in the model's own chat template (ChatML when it has none)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            template = self.llama.metadata.get("tokenizer.chat_template") or _CHATML
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=self.llama.detokenize([self.llama.token_eos()], special=True).decode("utf-8", "replace"),
+                bos_token=self.llama.detokenize([self.llama.token_bos()], special=True).decode("utf-8", "replace"),
+                add_generation_prompt=True,
+            )
+        formatted = self._formatter(messages=chat)
+        stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
+        return formatted.prompt, [text for text in stop if text]
+
+    def call_openers(self) -> Any:
+        """A mask over the vocabulary: tokens with which a reply starts a tool call (JSON, a tag, a fence)."""
+        import numpy as np
+
+        if self._openers is None:
+            detokenize = self.llama.detokenize
+            pieces = (detokenize([t]).decode("utf-8", "replace").lstrip() for t in range(self.llama.n_vocab()))
+            self._openers = np.fromiter((p.startswith(CALL_OPENERS) for p in pieces), dtype=bool)
+        return self._openers
 
 
 _ENGINES: dict[tuple[str, int, int | None], _Engine] = {}
@@ -122,9 +162,9 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
     ) -> CreateResult:
         schemas = _tool_schemas(tools) if tool_choice != "none" else []
         chat = self._chat(messages, schemas)
-        response_format = self._response_format(schemas, tool_choice, json_output)
+        constraint = self._constraint(messages, schemas, tool_choice, json_output)
         engine = await asyncio.to_thread(_engine, self._config)
-        reply = await asyncio.to_thread(self._complete, engine, chat, response_format, dict(extra_create_args))
+        reply = await asyncio.to_thread(self._complete, engine, chat, constraint, dict(extra_create_args))
         return self._result(reply, bool(schemas))
 
     async def create_stream(
@@ -182,12 +222,14 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
     # -- prompt and schema ---------------------------------------------------------------------
 
     def _chat(self, messages: Sequence[LLMMessage], tools: Sequence[ToolSchema]) -> list[dict[str, str]]:
-        """AutoGen messages as plain chat turns; tool traffic written as JSON text the model can read."""
+        """AutoGen messages as plain chat turns, tool traffic in the tags Qwen2.5 was trained on
+        (``<tool_call>``, ``<tool_response>``): small models call tools far more readily in the
+        format they learned than in one we invent."""
         chat: list[dict[str, str]] = []
 
         def add(role: str, content: str) -> None:
-            if chat and chat[-1]["role"] == role == "system":
-                chat[-1]["content"] += "\n\n" + content
+            if chat and chat[-1]["role"] == role and role in ("system", "tool"):
+                chat[-1]["content"] += "\n" + content
             else:
                 chat.append({"role": role, "content": content})
 
@@ -200,19 +242,19 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 add("user", message.content)
             elif isinstance(message, AssistantMessage):
                 if isinstance(message.content, str):
-                    add("assistant", json.dumps({"message": message.content}) if tools else message.content)
+                    add("assistant", message.content)
                 else:
                     calls = [{"name": c.name, "arguments": _loads(c.arguments)} for c in message.content]
-                    add("assistant", "\n".join(json.dumps(call, ensure_ascii=False) for call in calls))
+                    add("assistant", "\n".join(_TOOL_CALL.format(json.dumps(c, ensure_ascii=False)) for c in calls))
             elif isinstance(message, FunctionExecutionResultMessage):
-                lines = [f"Result of {result.name}: {result.content}" for result in message.content]
-                add("user", "\n".join(lines))
+                for result in message.content:
+                    add("tool", f"<tool_response>\n{result.content}\n</tool_response>")
+        # Tool results reach the model as the customer's side of the chat, as in Qwen's template.
+        for turn in chat:
+            if turn["role"] == "tool":
+                turn["role"] = "user"
         if tools:
-            listing = "\n".join(
-                f"- {t['name']}: {t.get('description', '')}\n  arguments: "
-                f"{json.dumps(t.get('parameters', {}), ensure_ascii=False)}"
-                for t in tools
-            )
+            listing = "\n".join(json.dumps({"type": "function", "function": t}, ensure_ascii=False) for t in tools)
             guide = render("local_tools", tools=listing)
             if chat and chat[0]["role"] == "system":
                 chat[0]["content"] += "\n\n" + guide
@@ -220,38 +262,46 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 chat.insert(0, {"role": "system", "content": guide})
         return chat
 
-    def _response_format(
-        self, tools: Sequence[ToolSchema], tool_choice: Tool | str, json_output: bool | type[BaseModel] | None
-    ) -> dict[str, Any] | None:
+    def _constraint(
+        self,
+        messages: Sequence[LLMMessage],
+        tools: Sequence[ToolSchema],
+        tool_choice: Tool | str,
+        json_output: bool | type[BaseModel] | None,
+    ) -> dict[str, Any]:
+        """The ``create_chat_completion`` arguments that constrain the reply: a grammar or a format."""
         if tools:
-            chosen = tools
+            chosen = list(tools)
             if not isinstance(tool_choice, str):
                 chosen = [t for t in tools if t["name"] == tool_choice.schema["name"]]
-            options: list[dict[str, Any]] = [
+            if self._config.ground_identifiers:
+                candidates = candidate_values(_evidence(messages))
+                grounded = [(t, ground_parameters(dict(t.get("parameters") or {}), candidates)) for t in chosen]
+                callable_now = [(t, p) for t, p in grounded if p is not None]
+                # With nothing callable, keep the ungrounded tools rather than force text on the model.
+                pairs = callable_now or [(t, dict(t.get("parameters") or {})) for t in chosen]
+            else:
+                pairs = [(t, dict(t.get("parameters") or {})) for t in chosen]
+            options = [
                 {
                     "type": "object",
-                    "properties": {
-                        "name": {"const": t["name"]},
-                        "arguments": t.get("parameters") or {"type": "object"},
-                    },
+                    "properties": {"name": {"const": t["name"]}, "arguments": params or {"type": "object"}},
                     "required": ["name", "arguments"],
                 }
-                for t in chosen
+                for t, params in pairs
             ]
-            if tool_choice == "auto":
-                text = {"type": "string", "maxLength": self._config.max_message_chars}
-                options.append({"type": "object", "properties": {"message": text}, "required": ["message"]})
-            return {"type": "json_object", "schema": grammar_safe({"anyOf": options})}
+            text = text_grammar(self._config.max_message_chars) if tool_choice == "auto" else None
+            return {"tool_step": {"call": call_grammar({"anyOf": options}), "text": text}}
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-            return {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}
+            return {"response_format": {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}}
         if json_output:
-            return {"type": "json_object"}
-        return None
+            return {"response_format": {"type": "json_object"}}
+        return {}
 
     # -- generation ----------------------------------------------------------------------------
 
     def _complete(
-        self, engine: _Engine, chat: list[dict[str, str]], response_format: dict[str, Any] | None, extra: dict[str, Any]
+        self, engine: _Engine, chat: list[dict[str, str]], constraint: dict[str, Any], extra: dict[str, Any]
     ) -> dict[str, Any]:
         settings = {
             "temperature": extra.pop("temperature", self._config.temperature),
@@ -259,18 +309,55 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             "seed": extra.pop("seed", self._config.seed),
             "max_tokens": extra.pop("max_tokens", self._config.max_tokens),
         }
+        if "tool_step" in constraint:
+            with engine.lock:
+                return self._tool_step(engine, chat, constraint["tool_step"], settings)
         with engine.lock:
             try:
-                return engine.llama.create_chat_completion(messages=chat, response_format=response_format, **settings)
+                return engine.llama.create_chat_completion(messages=chat, **constraint, **settings)
             except (ValueError, RuntimeError) as error:
-                if response_format is None or "schema" not in response_format:
-                    raise
+                format_ = constraint.get("response_format") or {}
                 # A schema llama.cpp cannot turn into a grammar: fall back to any JSON object.
-                if "grammar" not in str(error).lower() and "schema" not in str(error).lower():
+                if "schema" not in format_ or not any(w in str(error).lower() for w in ("grammar", "schema")):
                     raise
                 return engine.llama.create_chat_completion(
                     messages=chat, response_format={"type": "json_object"}, **settings
                 )
+
+    def _tool_step(
+        self, engine: _Engine, chat: list[dict[str, str]], grammars: dict[str, str | None], settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A reply that is either one tool call or plain text.
+
+        Whether to call is the model's own choice, read off its first token before any grammar
+        applies: the probability mass of tokens that open a call (JSON, a tag, a code fence) is the
+        chance of calling, shifted by ``tool_call_bias`` in log-odds and drawn with a seeded RNG.
+        Only then is the reply constrained, to a valid call or to prose. A single grammar with both
+        branches does not work for small models: forced to spell out JSON from the first token, the
+        1.5B model picks the text branch almost every time.
+        """
+        from llama_cpp import LlamaGrammar
+
+        prompt, stop = engine.prompt(chat)
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        calling = grammars["text"] is None
+        if not calling:
+            logits: list[Any] = []
+            first = engine.llama.create_completion(
+                prompt, max_tokens=1, temperature=0.0, logits_processor=[_keep(logits)], stop=stop
+            )
+            _add_usage(usage, first)
+            chance = _call_chance(logits[0], engine.call_openers(), self._config.tool_call_bias)
+            draw = random.Random(hashlib.sha256(f"{settings['seed']}:{prompt}".encode()).digest()).random()
+            calling = draw < chance
+            _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
+        grammar = LlamaGrammar.from_string(grammars["call" if calling else "text"] or "", verbose=False)
+        reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **settings)
+        _add_usage(usage, reply)
+        text = reply["choices"][0]["text"].strip()
+        content = _TOOL_CALL.format(text) if calling else text
+        finish = reply["choices"][0].get("finish_reason")
+        return {"choices": [{"message": {"content": content}, "finish_reason": finish}], "usage": usage}
 
     def _result(self, reply: dict[str, Any], with_tools: bool) -> CreateResult:
         usage_data = reply.get("usage") or {}
@@ -280,21 +367,67 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             self._total.prompt_tokens + usage.prompt_tokens, self._total.completion_tokens + usage.completion_tokens
         )
         choice = reply["choices"][0]
-        text = choice["message"].get("content") or ""
+        text = (choice["message"].get("content") or "").strip()
         finish = "length" if choice.get("finish_reason") == "length" else "stop"
         if with_tools:
-            parsed = _loads(text)
-            if isinstance(parsed, dict) and isinstance(parsed.get("name"), str):
-                self._calls += 1
-                call = FunctionCall(
-                    id=f"call_{self._calls}",
-                    name=parsed["name"],
-                    arguments=json.dumps(parsed.get("arguments") or {}, ensure_ascii=False),
-                )
-                return CreateResult(finish_reason="function_calls", content=[call], usage=usage, cached=False)
-            if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-                text = parsed["message"]
+            calls = []
+            for body in _TOOL_CALL_BODY.findall(text):
+                parsed = _loads(body)
+                if isinstance(parsed, dict) and isinstance(parsed.get("name"), str):
+                    self._calls += 1
+                    arguments = json.dumps(parsed.get("arguments") or {}, ensure_ascii=False)
+                    calls.append(FunctionCall(id=f"call_{self._calls}", name=parsed["name"], arguments=arguments))
+            if calls:
+                return CreateResult(finish_reason="function_calls", content=calls, usage=usage, cached=False)
         return CreateResult(finish_reason=finish, content=text, usage=usage, cached=False)
+
+
+_TOOL_CALL = "<tool_call>\n{}\n</tool_call>"
+_TOOL_CALL_BODY = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
+
+
+_CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_log = logging.getLogger(__name__)
+
+
+def _keep(store: list[Any]) -> Any:
+    """A logits processor that keeps a copy of the scores it sees (the first token's, here)."""
+
+    def processor(_tokens: Any, scores: Any) -> Any:
+        store.append(scores.copy())
+        return scores
+
+    return processor
+
+
+def _call_chance(logits: Any, openers: Any, bias: float) -> float:
+    """P(the first token opens a call) under the model's raw distribution, shifted by ``bias`` log-odds."""
+    import numpy as np
+
+    shifted = logits - logits.max()
+    weights = np.exp(shifted)
+    chance = float(weights[openers].sum() / weights.sum())
+    chance = min(max(chance, 1e-9), 1 - 1e-9)
+    return 1.0 / (1.0 + math.exp(-(math.log(chance / (1.0 - chance)) + bias)))
+
+
+def _add_usage(total: dict[str, int], reply: dict[str, Any]) -> None:
+    for key in total:
+        total[key] += (reply.get("usage") or {}).get(key, 0)
+
+
+def _evidence(messages: Sequence[LLMMessage]) -> list[str]:
+    """What the customer said and what tools returned: where grounded identifiers come from."""
+    texts: list[str] = []
+    for message in messages:
+        if isinstance(message, UserMessage) and isinstance(message.content, str):
+            texts.append(message.content)
+        elif isinstance(message, FunctionExecutionResultMessage):
+            texts.extend(result.content for result in message.content)
+    return texts
 
 
 def _loads(text: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonschema
+import pytest
 
 from rolecall.models._grammar import MAX_GRAMMAR_ITEMS, MAX_GRAMMAR_LENGTH, grammar_safe
 
@@ -36,3 +37,30 @@ def test_bounds_are_tightened_never_loosened() -> None:
     jsonschema.validate(sample, safe)
     jsonschema.validate(sample, SCHEMA)
     assert SCHEMA["properties"]["details"]["maxLength"] == 4000  # the input is not modified
+
+
+# -- the grammars of an assistant step (parsed by llama.cpp itself; no model needed) -------------
+
+
+def test_call_and_text_grammars_parse_in_llama_cpp() -> None:
+    llama_cpp = pytest.importorskip("llama_cpp", reason='needs llama-cpp-python: pip install -e ".[local-small]"')
+    from rolecall.models._grammar import call_grammar, text_grammar
+
+    calls = {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"name": {"const": "get_order"}, "arguments": {"enum": [{"order_id": "ord_1"}]}},
+                "required": ["name", "arguments"],
+            },
+            {
+                "type": "object",
+                "properties": {"name": {"const": "find"}, "arguments": SCHEMA},
+                "required": ["name", "arguments"],
+            },
+        ]
+    }
+    for grammar in (call_grammar(calls), text_grammar(700)):
+        assert llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) is not None
+    # Replies are bounded even when configured huge: llama.cpp aborts on long repetitions.
+    assert "{0,599}" in text_grammar(700) and "{0,599}" in text_grammar(100_000) and "{0,19}" in text_grammar(20)

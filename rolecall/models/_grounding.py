@@ -1,0 +1,115 @@
+"""Identifier grounding for the embedded model's tool calls.
+
+Small models invent internal identifiers ("ord_HL-20417") instead of looking them up. The
+embedded client therefore narrows every identifier parameter (named ``id`` or ``*_id``) to the
+values that already appear in the conversation: in the customer's messages or in tool results.
+A tool whose required identifier has no such value is left out of that step's grammar, so the
+model has to call the tool that produces the identifier first. Values are still checked against
+the parameter's own schema (pattern, format, enum), so an order number never fills an order id.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+# Words that can be identifiers: letters, digits and the joiners ids, emails and hostnames use.
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+-]*[A-Za-z0-9]|[A-Za-z0-9]")
+_ID_LIKE = re.compile(r"[0-9_@-]")
+MAX_CANDIDATES = 64
+
+
+def is_identifier(name: str) -> bool:
+    """Whether a parameter name says the value is an identifier."""
+    lowered = name.lower()
+    return lowered == "id" or lowered.endswith("_id") or lowered.endswith("_ids")
+
+
+def candidate_values(texts: Iterable[str]) -> list[str]:
+    """Distinct strings that could be identifiers, most recent first.
+
+    A JSON text (a tool result) gives its string and number leaves that hold no spaces; free text
+    gives its words that hold a digit or a joiner (``W-20417``, ``ord_7h2k``), not plain words.
+    """
+    seen: dict[str, None] = {}
+    for text in reversed(list(texts)):
+        found: list[str] = []
+        try:
+            _leaves(json.loads(text), found)
+        except ValueError:
+            found = [word for word in _TOKEN.findall(text) if _ID_LIKE.search(word)]
+        for value in found:
+            if value and " " not in value and len(value) <= 64 and value not in seen:
+                seen[value] = None
+    return list(seen)[:MAX_CANDIDATES]
+
+
+def _leaves(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _leaves(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _leaves(item, out)
+    elif isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        out.append(str(value))
+
+
+def ground_parameters(parameters: dict[str, Any], candidates: list[str]) -> dict[str, Any] | None:
+    """``parameters`` with identifier properties (at any depth) limited to ``candidates``; ``None``
+    when a required identifier has no fitting candidate (the tool cannot be called yet)."""
+    return _ground(copy.deepcopy(parameters), candidates)
+
+
+def _ground(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any] | None:
+    """Ground the identifiers inside an object schema, or inside the objects an array holds."""
+    items = schema.get("items")
+    if isinstance(items, dict):
+        grounded_items = _ground(items, candidates)
+        if grounded_items is None:
+            return None if schema.get("minItems", 0) > 0 else {**schema, "maxItems": 0}
+        return {**schema, "items": grounded_items}
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    required = set(schema.get("required") or [])
+    for name, child in list(properties.items()):
+        if not isinstance(child, dict):
+            continue
+        narrowed = _narrow(child, candidates) if is_identifier(name) else _ground(child, candidates)
+        if narrowed is not None:
+            properties[name] = narrowed
+        elif name in required:
+            return None
+        else:
+            del properties[name]
+    return schema
+
+
+def _narrow(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any] | None:
+    types = schema.get("type")
+    types = set(types) if isinstance(types, list) else {types}
+    if "array" in types and isinstance(schema.get("items"), dict):
+        items = _narrow(schema["items"], candidates)
+        return None if items is None else {**schema, "items": items}
+    if "string" not in types and "integer" not in types:
+        return _ground(schema, candidates)  # an object named like an id: ground what it holds
+    validator = Draft202012Validator(schema)
+    values: list[Any] = []
+    for candidate in candidates:
+        for value in (candidate, int(candidate)) if candidate.isdigit() else (candidate,):
+            if value not in values and validator.is_valid(value):
+                values.append(value)
+    if "null" in types:
+        values.append(None)
+    if not values:
+        return None
+    kept = {key: value for key, value in schema.items() if key in ("description", "title")}
+    return {**kept, "enum": values}

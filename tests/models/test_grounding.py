@@ -1,0 +1,96 @@
+"""Identifier grounding: the embedded model may only fill id parameters with values it has seen."""
+
+from __future__ import annotations
+
+import jsonschema
+
+from rolecall.models._grounding import MAX_CANDIDATES, candidate_values, ground_parameters, is_identifier
+
+REFUND = {
+    "type": "object",
+    "properties": {
+        "order_id": {"type": "string", "pattern": "^ord_[a-z0-9]{10}$", "description": "Internal order id."},
+        "reason": {"type": "string"},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {"item_id": {"type": "string"}, "quantity": {"type": "integer"}},
+                "required": ["item_id"],
+            },
+        },
+        "note_id": {"type": ["string", "null"], "pattern": "^N[0-9]+$"},
+    },
+    "required": ["order_id", "items"],
+}
+
+
+def test_identifier_names() -> None:
+    assert is_identifier("id") and is_identifier("order_id") and is_identifier("Device_ID") and is_identifier("tag_ids")
+    assert not is_identifier("idea") and not is_identifier("order_number") and not is_identifier("valid")
+
+
+def test_candidates_come_from_result_leaves_and_id_like_words_newest_first() -> None:
+    texts = [
+        "Hi, my order is W-20417 and my email is priya.raman@example.com.",
+        '{"order_id": "ord_7h2k9x4m1q", "count": 3, "lines": [{"item_id": "LI-1", "title": "Oak lamp"}], "ok": true}',
+    ]
+    values = candidate_values(texts)
+    # The tool result (newest) first; its keys, spaced strings and booleans are not candidates.
+    assert values == ["ord_7h2k9x4m1q", "3", "LI-1", "W-20417", "priya.raman@example.com"]
+    assert "order_id" not in values and "Oak lamp" not in values and "my" not in values
+
+
+def test_candidates_are_capped() -> None:
+    values = candidate_values([" ".join(f"X-{n}" for n in range(200))])
+    assert len(values) == MAX_CANDIDATES
+
+
+def test_required_identifier_without_a_fitting_value_makes_the_tool_uncallable() -> None:
+    # An order number is in the chat, but it does not fit the order id's pattern.
+    assert ground_parameters(REFUND, ["W-20417", "LI-1"]) is None
+
+
+def test_identifiers_are_narrowed_at_every_depth_and_the_input_is_kept() -> None:
+    grounded = ground_parameters(REFUND, ["ord_7h2k9x4m1q", "W-20417", "LI-1", "N7"])
+    assert grounded is not None
+    assert grounded["properties"]["order_id"] == {"description": "Internal order id.", "enum": ["ord_7h2k9x4m1q"]}
+    assert grounded["properties"]["reason"] == {"type": "string"}  # not an id: untouched
+    assert grounded["properties"]["items"]["items"]["properties"]["item_id"]["enum"] == [
+        "ord_7h2k9x4m1q",
+        "W-20417",
+        "LI-1",
+        "N7",
+    ]
+    assert grounded["properties"]["note_id"]["enum"] == ["N7", None]  # nullable ids may stay null
+    assert "enum" not in REFUND["properties"]["order_id"]
+    # Whatever the grounded schema admits, the tool's own schema admits too.
+    call = {"order_id": "ord_7h2k9x4m1q", "items": [{"item_id": "LI-1"}], "note_id": None}
+    jsonschema.validate(call, grounded)
+    jsonschema.validate(call, REFUND)
+
+
+def test_optional_identifiers_without_values_are_dropped() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"employee_id": {"type": "string"}, "query": {"type": "string"}},
+        "required": ["query"],
+    }
+    grounded = ground_parameters(schema, [])
+    assert grounded == {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+
+
+def test_optional_lists_of_objects_with_ungroundable_ids_become_empty() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"lines": {"type": "array", "items": REFUND["properties"]["items"]["items"]}},
+    }
+    grounded = ground_parameters(schema, [])
+    assert grounded is not None and grounded["properties"]["lines"]["maxItems"] == 0
+
+
+def test_integer_identifiers_accept_digit_candidates_as_numbers() -> None:
+    schema = {"type": "object", "properties": {"user_id": {"type": "integer"}}, "required": ["user_id"]}
+    grounded = ground_parameters(schema, ["42", "W-1"])
+    assert grounded is not None and grounded["properties"]["user_id"]["enum"] == [42]

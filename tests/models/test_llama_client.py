@@ -1,0 +1,114 @@
+"""The embedded client's prompt, constraint and reply handling, without loading a model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from autogen_core import FunctionCall
+from autogen_core.models import (
+    AssistantMessage,
+    FunctionExecutionResult,
+    FunctionExecutionResultMessage,
+    SystemMessage,
+    UserMessage,
+)
+
+pytest.importorskip("llama_cpp", reason='needs llama-cpp-python: pip install -e ".[local-small]"')
+np = pytest.importorskip("numpy")
+
+from rolecall.models._llama import LlamaCppChatCompletionClient, _call_chance  # noqa: E402
+
+FIND = {
+    "name": "find_order_by_number",
+    "description": "Find an order by its customer-facing number.",
+    "parameters": {
+        "type": "object",
+        "properties": {"order_number": {"type": "string", "pattern": "^W-[0-9]{5}$"}},
+        "required": ["order_number"],
+    },
+}
+TRACK = {
+    "name": "track_shipment",
+    "description": "Track an order's shipment.",
+    "parameters": {
+        "type": "object",
+        "properties": {"order_id": {"type": "string", "pattern": "^ord_[a-z0-9]{10}$"}},
+        "required": ["order_id"],
+    },
+}
+ASKED = [SystemMessage(content="You are a shop assistant."), UserMessage(content="Where is W-20417?", source="user")]
+LOOKED_UP = [
+    *ASKED,
+    AssistantMessage(
+        content=[FunctionCall(id="c1", name=FIND["name"], arguments='{"order_number": "W-20417"}')], source="a"
+    ),
+    FunctionExecutionResultMessage(
+        content=[FunctionExecutionResult(content='{"order_id": "ord_7h2k9x4m1q"}', name=FIND["name"], call_id="c1")]
+    ),
+]
+
+
+def _offered(constraint: dict) -> list[str]:
+    return [name for name in (FIND["name"], TRACK["name"]) if f'"\\"{name}\\""' in constraint["tool_step"]["call"]]
+
+
+def test_tool_traffic_is_written_in_the_models_own_tags() -> None:
+    chat = LlamaCppChatCompletionClient()._chat(LOOKED_UP, [FIND, TRACK])
+    assert [turn["role"] for turn in chat] == ["system", "user", "assistant", "user"]
+    assert chat[0]["content"].startswith("You are a shop assistant.") and "<tools>" in chat[0]["content"]
+    listed = [json.loads(line) for line in chat[0]["content"].split("<tools>\n")[1].split("\n</tools>")[0].splitlines()]
+    assert [tool["function"]["name"] for tool in listed] == [FIND["name"], TRACK["name"]]
+    call = chat[2]["content"]
+    assert call.startswith("<tool_call>\n") and call.endswith("\n</tool_call>")
+    assert json.loads(call.split("\n")[1]) == {"name": FIND["name"], "arguments": {"order_number": "W-20417"}}
+    assert chat[3]["content"] == '<tool_response>\n{"order_id": "ord_7h2k9x4m1q"}\n</tool_response>'
+
+
+def test_structured_requests_carry_no_tool_guide() -> None:
+    chat = LlamaCppChatCompletionClient()._chat(ASKED, [])
+    assert "<tools>" not in chat[0]["content"]
+
+
+def test_a_tool_needing_an_unseen_identifier_is_not_offered() -> None:
+    client = LlamaCppChatCompletionClient()
+    assert _offered(client._constraint(ASKED, [FIND, TRACK], "auto", None)) == [FIND["name"]]
+    assert _offered(client._constraint(LOOKED_UP, [FIND, TRACK], "auto", None)) == [FIND["name"], TRACK["name"]]
+    grounded = client._constraint(LOOKED_UP, [TRACK], "auto", None)["tool_step"]["call"]
+    assert "ord_7h2k9x4m1q" in grounded
+
+
+def test_grounding_can_be_turned_off_and_never_leaves_nothing_to_call() -> None:
+    free = LlamaCppChatCompletionClient(ground_identifiers=False)
+    assert _offered(free._constraint(ASKED, [FIND, TRACK], "auto", None)) == [FIND["name"], TRACK["name"]]
+    # Only an ungroundable tool: offered as it is rather than forcing text.
+    grounded = LlamaCppChatCompletionClient()
+    assert _offered(grounded._constraint(ASKED, [TRACK], "auto", None)) == [TRACK["name"]]
+
+
+def test_text_is_allowed_only_when_the_choice_is_auto() -> None:
+    client = LlamaCppChatCompletionClient()
+    assert client._constraint(ASKED, [FIND], "auto", None)["tool_step"]["text"] is not None
+    assert client._constraint(ASKED, [FIND], "required", None)["tool_step"]["text"] is None
+
+
+def test_replies_become_calls_or_text() -> None:
+    client = LlamaCppChatCompletionClient()
+    body = json.dumps({"name": FIND["name"], "arguments": {"order_number": "W-20417"}})
+    reply = {"choices": [{"message": {"content": f"<tool_call>\n{body}\n</tool_call>"}}], "usage": {}}
+    result = client._result(reply, with_tools=True)
+    assert result.finish_reason == "function_calls"
+    assert [(c.name, json.loads(c.arguments)) for c in result.content] == [(FIND["name"], {"order_number": "W-20417"})]
+    text = {"choices": [{"message": {"content": " It is on its way. "}}], "usage": {"prompt_tokens": 5}}
+    result = client._result(text, with_tools=True)
+    assert result.content == "It is on its way." and result.usage.prompt_tokens == 5
+    assert client.total_usage().prompt_tokens == 5
+
+
+def test_call_chance_is_the_opening_mass_shifted_in_log_odds() -> None:
+    logits = np.log(np.array([0.5, 0.3, 0.2]))
+    openers = np.array([False, True, True])
+    assert _call_chance(logits, openers, 0.0) == pytest.approx(0.5)
+    assert _call_chance(logits, openers, math.log(3)) == pytest.approx(0.75)  # odds 1:1 -> 3:1
+    assert _call_chance(logits, np.zeros(3, dtype=bool), 5.0) < 1e-6
