@@ -36,8 +36,12 @@ from rolecall.planning import (
 )
 from rolecall.scenario import LoadedScenario, Persona, Tool
 from rolecall.simulator._tools import ToolSimulator
+from rolecall.validators import unstated_literals
 
 PLAN_ATTEMPTS = 4
+# Drafts of a turn's opening request: a request that leaves out a value the plan's calls need
+# cannot lead to a valid dialogue, so the user simulator is told what it left out and tries again.
+OPENING_ATTEMPTS = 3
 NO_PROGRESS_REPLIES = 3
 REPEATS_BEFORE_STALL = 1
 DEFAULT_DATES = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
@@ -269,7 +273,7 @@ class _Session:
 
     async def _play_turn(self, plan: TurnPlan, last: bool) -> str:
         limits = self.settings
-        opening = await self._user_says(plan)
+        opening = await self._opening(plan)
         pending: str | None = opening.message
         self._add({"role": "user", "content": opening.message})
         calls_this_turn = 0
@@ -311,7 +315,26 @@ class _Session:
             self._add({"role": "user", "content": reply.message})
             pending = reply.message
 
-    async def _user_says(self, plan: TurnPlan) -> UserReply:
+    async def _opening(self, plan: TurnPlan) -> UserReply:
+        """The turn's first request, redrafted while it leaves out values the planned calls need."""
+        said = [m["content"] for m in self.dialogue.messages if m["role"] == "user"]
+        correction = ""
+        reply = await self._user_says(plan)
+        for _ in range(OPENING_ATTEMPTS - 1):
+            missing: list[str] = []
+            for call in plan.calls:
+                parameters = self.context.tools[call.name].parameters
+                for _path, value in unstated_literals(call.literals(), parameters, [*said, reply.message]):
+                    shown = value if isinstance(value, str) else _json(value)
+                    if shown not in missing:
+                        missing.append(shown)
+            if not missing:
+                break
+            correction = render("user_correction", draft=reply.message, missing="\n".join(f"- {v}" for v in missing))
+            reply = await self._user_says(plan, correction)
+        return reply
+
+    async def _user_says(self, plan: TurnPlan, correction: str = "") -> UserReply:
         """The customer's next message. The chat is shown role-reversed: the agent's messages as
         the other side, the customer's as the model's own replies, so the model stays the customer."""
         earlier = [t.goal for t in self.dialogue.turns if t is not plan]
@@ -323,6 +346,8 @@ class _Session:
             earlier_goals=("Already taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
             known_values=self._known_values(plan),
         )
+        if correction:
+            system += "\n\n" + correction
         opening = render("user_opening").strip()
         history: list[tuple[str, str]] = [("user", opening)]
         for message in self.dialogue.messages:

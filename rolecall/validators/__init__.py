@@ -2,7 +2,7 @@
 
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
 from rolecall.validators._judge import JudgeVerdict, judge, judge_summary, tally, transcript
-from rolecall.validators._rules import RULE_NAMES, RULES, run_rules
+from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
 
 # The session's own check comes first; then the rule checks, in the order they run.
 SESSION_CHECK = "session_completed"
@@ -22,4 +22,5 @@ __all__ = [
     "run_rules",
     "tally",
     "transcript",
+    "unstated_literals",
 ]

@@ -294,6 +294,26 @@ def _exempt(value: Any, schema: Mapping[str, Any]) -> bool:
     return any(_same(option, value) for option in schema.get("enum") or [])
 
 
+def _grounded(value: Any, texts: list[str], leaves: list[Any]) -> bool:
+    """Whether ``value`` is written in one of the (normalised) ``texts`` or equals a number leaf."""
+    if isinstance(value, str):
+        return any(_norm(value) in text for text in texts)
+    if _is_number(value):
+        return any(_is_number(leaf) and leaf == value for leaf in leaves) or any(_number_in(value, t) for t in texts)
+    return True
+
+
+def unstated_literals(arguments: Any, parameters: Mapping[str, Any], texts: list[str]) -> list[tuple[str, Any]]:
+    """(path, value) of the argument values the user must state (not flags, defaults or enum
+    members) that none of ``texts`` states: what a customer's request still lacks for a call."""
+    normalised = [_norm(text) for text in texts]
+    return [
+        (path, value)
+        for path, value, schema in _argument_leaves(arguments, parameters)
+        if not _exempt(value, schema) and not _grounded(value, normalised, [])
+    ]
+
+
 def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
     background = [evidence.facts, *[[p.arguments, p.output] for p in evidence.prior_calls]]
     background_texts = [text for value in background for text in _texts_of(value)]
@@ -309,17 +329,7 @@ def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
         leaves = background_leaves + [leaf for result in results for leaf in literal_values(result)]
         tool = evidence.tools.get(view.name)
         for path, value, schema in _argument_leaves(view.arguments, tool.parameters if tool else {}):
-            if _exempt(value, schema):
-                continue
-            if isinstance(value, str):
-                grounded = any(_norm(value) in text for text in texts)
-            elif _is_number(value):
-                grounded = any(_is_number(leaf) and leaf == value for leaf in leaves) or any(
-                    _number_in(value, text) for text in texts
-                )
-            else:
-                grounded = True
-            if not grounded:
+            if not _exempt(value, schema) and not _grounded(value, texts, leaves):
                 problems.append(f"{view.call_id} {view.name}: {path}={_show(value)} appears nowhere before the call")
     return _outcome("arguments_grounded", problems)
 

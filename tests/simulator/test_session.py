@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
-from rolecall.agents import AssistantStep, ExecutedCall, ToolExecutor, Usage
+from rolecall.agents import AssistantStep, ExecutedCall, ToolExecutor, Usage, render
 from rolecall.planning import DataflowGraph
 from rolecall.scenario import Tool, load_scenario
 from rolecall.simulator import COMPLETED, DialogueFailed, RunContext, simulate_dialogue
+from rolecall.simulator._session import OPENING_ATTEMPTS
+
+OPENING = render("user_opening").strip()  # what the agent "says" before the customer's first request
 
 SCENARIO = """
 name: mini
@@ -51,7 +54,7 @@ class Role:
     async def ask(self, system: str, prompt: str, reply_type: Any, history: Any = ()) -> Any:
         self.prompts.append(system + "\n" + prompt)
         self.usage.add(Usage(10, 5, 1))
-        return reply_type.model_validate(self.answer(prompt))
+        return reply_type.model_validate(self.answer(system + "\n" + prompt))
 
 
 class Assistant:
@@ -111,7 +114,7 @@ def _context(tmp_path: Path, extra: str = "", text: str = SCENARIO) -> RunContex
 
 
 def polite_user(prompt: str) -> dict[str, Any]:
-    if "Welcome" not in prompt:
+    if OPENING not in prompt:
         return {"message": "Thanks!", "status": "done"}
     return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
 
@@ -144,6 +147,37 @@ def test_a_good_dialogue_completes_and_records_openai_messages(tmp_path: Path) -
     assert "find_customer" not in backend.roles["user"].prompts[0]
 
 
+def test_an_opening_that_leaves_out_a_needed_value_is_redrafted(tmp_path: Path) -> None:
+    def forgetful_user(text: str) -> dict[str, Any]:
+        if OPENING not in text:
+            return {"message": "Thanks!", "status": "done"}
+        if "left out details" in text and "- ann@example.com" in text:
+            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
+        return {"message": "Please close my account.", "status": "continue"}
+
+    backend = Backend(GOOD_STEPS, forgetful_user)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    assert dialogue.messages[0] == {"role": "user", "content": "Please close my account, email ann@example.com."}
+    prompts = backend.roles["user"].prompts
+    assert 'Your previous draft was: "Please close my account."' in prompts[1]
+    assert len(prompts) == 3  # draft, redraft, the closing thanks
+    # Only the request that was kept is in the dialogue; the first draft is not.
+    assert all(m.get("content") != "Please close my account." for m in dialogue.messages)
+
+
+def test_redrafting_the_opening_is_bounded(tmp_path: Path) -> None:
+    def stubborn_user(text: str) -> dict[str, Any]:
+        if OPENING not in text:
+            return {"message": "Thanks!", "status": "done"}
+        return {"message": "Please close my account.", "status": "continue"}
+
+    backend = Backend(GOOD_STEPS, stubborn_user)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.messages[0]["content"] == "Please close my account."  # the last draft is used
+    assert len(backend.roles["user"].prompts) == OPENING_ATTEMPTS + 1
+
+
 @pytest.mark.parametrize(
     ("steps", "user", "reason"),
     [
@@ -160,8 +194,8 @@ def test_a_good_dialogue_completes_and_records_openai_messages(tmp_path: Path) -
         (
             [("say", "No.")],
             lambda p: {
-                "message": "Bye" if "Welcome" not in p else "Hi",
-                "status": "give_up" if "Welcome" not in p else "continue",
+                "message": "Bye" if OPENING not in p else "Hi",
+                "status": "give_up" if OPENING not in p else "continue",
             },
             "user_gave_up",
         ),
