@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -318,25 +319,32 @@ class _Session:
     async def _opening(self, plan: TurnPlan) -> UserReply:
         """The turn's first request, redrafted while it leaves out values the planned calls need."""
         said = [m["content"] for m in self.dialogue.messages if m["role"] == "user"]
-        correction = ""
-        reply = await self._user_says(plan)
+        needed = self._unstated(plan, said)
+        reply = await self._user_says(plan, needed=needed)
         for _ in range(OPENING_ATTEMPTS - 1):
-            missing: list[str] = []
-            for call in plan.calls:
-                parameters = self.context.tools[call.name].parameters
-                for _path, value in unstated_literals(call.literals(), parameters, [*said, reply.message]):
-                    shown = value if isinstance(value, str) else _json(value)
-                    if shown not in missing:
-                        missing.append(shown)
+            missing = self._unstated(plan, [*said, reply.message])
             if not missing:
                 break
-            correction = render("user_correction", draft=reply.message, missing="\n".join(f"- {v}" for v in missing))
-            reply = await self._user_says(plan, correction)
+            correction = render("user_correction", draft=reply.message, missing=_bullets(missing))
+            reply = await self._user_says(plan, correction, needed=missing)
         return reply
 
-    async def _user_says(self, plan: TurnPlan, correction: str = "") -> UserReply:
+    def _unstated(self, plan: TurnPlan, texts: list[str]) -> list[str]:
+        """The plan's literal values (shown as a customer would write them) that ``texts`` do not state."""
+        missing: list[str] = []
+        for call in plan.calls:
+            parameters = self.context.tools[call.name].parameters
+            for _path, value in unstated_literals(call.literals(), parameters, texts):
+                shown = value if isinstance(value, str) else _json(value)
+                if shown not in missing:
+                    missing.append(shown)
+        return missing
+
+    async def _user_says(self, plan: TurnPlan, correction: str = "", needed: list[str] | None = None) -> UserReply:
         """The customer's next message. The chat is shown role-reversed: the agent's messages as
-        the other side, the customer's as the model's own replies, so the model stays the customer."""
+        the other side, the customer's as the model's own replies, so the model stays the customer.
+        The agent's last message ends with a reminder of who is speaking: small models otherwise
+        answer a greeting as the helpful assistant they were tuned to be."""
         earlier = [t.goal for t in self.dialogue.turns if t is not plan]
         system = render(
             "user_system",
@@ -358,7 +366,14 @@ class _Session:
         if history[-1][0] == "assistant":  # the customer spoke last (should not happen): prompt again
             history.append(("user", opening))
         *earlier_turns, (_, prompt) = history
-        return await self.user.ask(system, prompt, UserReply, history=earlier_turns)
+        name = self.dialogue.persona.name
+        who = "the customer" if re.fullmatch(r"persona-\d+", name) else f"{name}, the customer"
+        task = ""
+        if needed is not None:  # the turn's opening request
+            task = render("user_reminder_opening")
+            task += render("user_reminder_details", details=_bullets(needed)) if needed else ""
+        reminder = render("user_reminder", who=who, task=task)
+        return await self.user.ask(system, f"{prompt}\n\n{reminder.strip()}", UserReply, history=earlier_turns)
 
     def _known_values(self, plan: TurnPlan) -> str:
         """Everything the user may say, as plain "name: value" lines (never JSON: users do not speak it)."""
@@ -423,6 +438,10 @@ def _plain_lines(key: str, value: Any, limit: int = 12) -> list[str]:
         return nested[:limit]
     text = value if isinstance(value, str) else json.dumps(value)
     return [f"- {key.replace('_', ' ')}: {text}"]
+
+
+def _bullets(values: list[str]) -> str:
+    return "\n".join(f"- {value}" for value in values)
 
 
 def _json(value: Any) -> str:

@@ -158,10 +158,14 @@ def test_an_opening_that_leaves_out_a_needed_value_is_redrafted(tmp_path: Path) 
     backend = Backend(GOOD_STEPS, forgetful_user)
     dialogue = _play(_context(tmp_path), backend)
     assert dialogue.end_reason == COMPLETED
+    # The first draft was already told who speaks and which values to give.
+    assert "(You are Ann, the customer, not the agent." in backend.roles["user"].prompts[0]
+    assert "copied exactly:\n- ann@example.com\n" in backend.roles["user"].prompts[0]
     assert dialogue.messages[0] == {"role": "user", "content": "Please close my account, email ann@example.com."}
     prompts = backend.roles["user"].prompts
     assert 'Your previous draft was: "Please close my account."' in prompts[1]
     assert len(prompts) == 3  # draft, redraft, the closing thanks
+    assert "not the agent. Reply with your next message to the agent.)" in prompts[2]  # no details asked later
     # Only the request that was kept is in the dialogue; the first draft is not.
     assert all(m.get("content") != "Please close my account." for m in dialogue.messages)
 
