@@ -79,6 +79,23 @@ def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
         "seconds_per_model_call": round(seconds / calls, 2) if calls else None,
         "prompt_tokens": manifest["usage"]["prompt_tokens"],
         "completion_tokens": manifest["usage"]["completion_tokens"],
+        # Every rejection and failure with its reasons, so none goes unexplained.
+        "rejections": [
+            {
+                "index": record["metadata"]["index"],
+                "end_reason": record["metadata"].get("end_reason"),
+                "failed_checks": {
+                    check["name"]: check["reason"]
+                    for check in (record["metadata"].get("validation") or {}).get("checks", [])
+                    if not check["passed"]
+                },
+            }
+            for record in records["rejected"]
+        ],
+        "failures": [
+            {"index": record["metadata"]["index"], "error": record["metadata"].get("error")}
+            for record in records["failed"]
+        ],
     }
 
 

@@ -134,6 +134,7 @@ class _Session:
             "assistant": self.assistant,
         }
         self._call_ids: dict[str, str] = {}  # model's call id -> record's call id
+        self._answered: dict[str, int] = {}  # call signature -> times it was answered without a fault
 
     # -- the dialogue ---------------------------------------------------------------------------
 
@@ -279,7 +280,6 @@ class _Session:
         self._add({"role": "user", "content": opening.message})
         calls_this_turn = 0
         replies_without_calls = 0
-        seen_calls: dict[str, int] = {}
         while True:
             # A step adds a reply, or a call and its result: stop before the bound is crossed.
             if len(self.dialogue.messages) + 2 > limits.max_messages:
@@ -295,10 +295,13 @@ class _Session:
                 if calls_this_turn > limits.max_tool_calls_per_turn:
                     return "tool_call_limit"
                 for call in step.calls:
+                    # Repeating a call that was answered is a stall (and a duplicate for the
+                    # validator); retrying one that failed is not.
                     signature = f"{call.name}:{_canonical(call.arguments)}"
-                    seen_calls[signature] = seen_calls.get(signature, 0) + 1
-                    if seen_calls[signature] > REPEATS_BEFORE_STALL and not self._last_result_failed(call.call_id):
+                    if self._answered.get(signature, 0) >= REPEATS_BEFORE_STALL:
                         return "stalled_repeated_call"
+                    if not self._last_result_failed(call.call_id):
+                        self._answered[signature] = self._answered.get(signature, 0) + 1
                 continue
             self._add({"role": "assistant", "content": step.text or ""})
             replies_without_calls += 1

@@ -214,6 +214,20 @@ def test_each_bound_ends_the_dialogue_with_its_reason(tmp_path: Path, steps, use
     assert len(dialogue.messages) <= 12
 
 
+@pytest.mark.parametrize(
+    ("index", "faulted", "reason"),
+    [(3, ["call_1"], COMPLETED), (0, ["call_2"], "stalled_repeated_call")],
+    ids=["retry-after-a-fault", "repeat-after-an-answer"],
+)
+def test_only_a_repeat_of_an_answered_call_is_a_stall(tmp_path: Path, index: int, faulted: list, reason: str) -> None:
+    # Fault draws are seeded: dialogue 3 faults the first call only, dialogue 0 the second only.
+    steps = [("call", "find_customer", {"email": "ann@example.com"})] * 2 + [("say", "Done.")]
+    context = _context(tmp_path, extra="faults: {rate: 0.5, kinds: [rate_limited]}\n")
+    dialogue = asyncio.run(simulate_dialogue(context, Backend(steps, polite_user), index=index))
+    assert sorted(dialogue.faults) == faulted
+    assert dialogue.end_reason == reason
+
+
 def test_tool_call_budget_per_turn(tmp_path: Path) -> None:
     steps = [("call", "find_customer", {"email": f"x{n}@example.com"}) for n in range(5)]
     text = SCENARIO.replace("max_messages: 12}", "max_messages: 30, max_tool_calls_per_turn: 2}")
