@@ -1,8 +1,9 @@
 """Identifier grounding for the embedded model's tool calls.
 
-Small models invent internal identifiers ("ord_HL-20417") instead of looking them up. The
-embedded client therefore narrows every identifier parameter (named ``id`` or ``*_id``) to the
-values that already appear in the conversation: in the customer's messages or in tool results.
+Small models invent internal identifiers ("ord_HL-20417") instead of looking them up, and copy
+example values out of tool descriptions. The embedded client therefore narrows every identifier
+parameter (see :func:`is_identifier`) to the values that already appear in the conversation: in
+the customer's messages or in tool results.
 A tool whose required identifier has no such value is left out of that step's grammar, so the
 model has to call the tool that produces the identifier first. Values are still checked against
 the parameter's own schema (pattern, format, enum), so an order number never fills an order id.
@@ -20,14 +21,24 @@ from jsonschema import Draft202012Validator
 
 # Words that can be identifiers: letters, digits and the joiners ids, emails and hostnames use.
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_ID_LIKE = re.compile(r"[0-9_@-]")
+_ID_LIKE = re.compile(r"[0-9_@.-]")
+_COPIED_NAMES = re.compile(r"(^|_)(id|ids)$|_(number|code)$|^(sku|email|username|hostname)$|_email$", re.IGNORECASE)
 MAX_CANDIDATES = 64
 
 
-def is_identifier(name: str) -> bool:
-    """Whether a parameter name says the value is an identifier."""
-    lowered = name.lower()
-    return lowered == "id" or lowered.endswith("_id") or lowered.endswith("_ids")
+def is_identifier(name: str, schema: Any = None) -> bool:
+    """Whether a parameter holds a value to copy, never to make up: an id, a number, a code or an
+    email by its name, or any string with a pattern or a format. Fixed vocabularies (enum, const)
+    are not: the model picks from them."""
+    if isinstance(schema, dict) and ("enum" in schema or "const" in schema):
+        return False
+    if _COPIED_NAMES.search(name):
+        return True
+    if not isinstance(schema, dict):
+        return False
+    types = schema.get("type")
+    is_string = types == "string" or (isinstance(types, list) and "string" in types)
+    return is_string and ("pattern" in schema or "format" in schema)
 
 
 def candidate_values(texts: Iterable[str]) -> list[str]:
@@ -83,7 +94,7 @@ def _ground(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any] | N
     for name, child in list(properties.items()):
         if not isinstance(child, dict):
             continue
-        narrowed = _narrow(child, candidates) if is_identifier(name) else _ground(child, candidates)
+        narrowed = _narrow(child, candidates) if is_identifier(name, child) else _ground(child, candidates)
         if narrowed is not None:
             properties[name] = narrowed
         elif name in required:

@@ -306,6 +306,8 @@ class _Session:
             self._add({"role": "assistant", "content": step.text or ""})
             replies_without_calls += 1
             reply = await self._user_says(plan)
+            if _plain(reply.message) == _plain(step.text or ""):  # a small model may parrot the agent
+                reply = await self._user_says(plan, render("user_echo_correction", draft=reply.message))
             if reply.status == "done":
                 return COMPLETED
             if reply.status == "give_up":
@@ -441,6 +443,11 @@ def _plain_lines(key: str, value: Any, limit: int = 12) -> list[str]:
         return nested[:limit]
     text = value if isinstance(value, str) else json.dumps(value)
     return [f"- {key.replace('_', ' ')}: {text}"]
+
+
+def _plain(text: str) -> str:
+    """Text without case, punctuation or spacing differences, for "is this the same message"."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _bullets(values: list[str]) -> str:

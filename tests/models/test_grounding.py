@@ -26,9 +26,16 @@ REFUND = {
 }
 
 
-def test_identifier_names() -> None:
-    assert is_identifier("id") and is_identifier("order_id") and is_identifier("Device_ID") and is_identifier("tag_ids")
-    assert not is_identifier("idea") and not is_identifier("order_number") and not is_identifier("valid")
+def test_what_counts_as_an_identifier() -> None:
+    for name in ("id", "order_id", "Device_ID", "tag_ids", "order_number", "sku", "email", "work_email", "hostname"):
+        assert is_identifier(name), name
+    for name in ("idea", "valid", "number", "reason", "note", "amount_cents"):
+        assert not is_identifier(name), name
+    # Any patterned or formatted string is copied; a fixed vocabulary is chosen from, whatever its name.
+    assert is_identifier("when", {"type": "string", "format": "date"})
+    assert is_identifier("plate", {"type": ["string", "null"], "pattern": "^[A-Z]+$"})
+    assert not is_identifier("count", {"type": "integer", "format": "int32"})
+    assert not is_identifier("reason_code", {"type": "string", "enum": ["damaged", "late"]})
 
 
 def test_candidates_come_from_result_leaves_and_id_like_words_newest_first() -> None:
@@ -39,6 +46,7 @@ def test_candidates_come_from_result_leaves_and_id_like_words_newest_first() -> 
     values = candidate_values(texts)
     # The tool result (newest) first; its keys, spaced strings and booleans are not candidates.
     assert values == ["ord_7h2k9x4m1q", "3", "LI-1", "W-20417", "priya.raman@example.com"]
+    assert candidate_values(["I am hannah.okoro on NB-LON-0412."]) == ["hannah.okoro", "NB-LON-0412"]
     assert "order_id" not in values and "Oak lamp" not in values and "my" not in values
 
 

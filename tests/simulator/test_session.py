@@ -214,6 +214,21 @@ def test_each_bound_ends_the_dialogue_with_its_reason(tmp_path: Path, steps, use
     assert len(dialogue.messages) <= 12
 
 
+def test_a_reply_that_parrots_the_agent_is_redrafted(tmp_path: Path) -> None:
+    def parrot(text: str) -> dict[str, Any]:
+        if OPENING in text:
+            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
+        if "repeats the agent's own words" in text:
+            return {"message": "Thanks, that is all.", "status": "done"}
+        return {"message": "your account is CLOSED", "status": "continue"}
+
+    backend = Backend(GOOD_STEPS, parrot)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    assert 'Your previous draft was: "your account is CLOSED"' in backend.roles["user"].prompts[-1]
+    assert len(backend.roles["user"].prompts) == 3
+
+
 @pytest.mark.parametrize(
     ("index", "faulted", "reason"),
     [(3, ["call_1"], COMPLETED), (0, ["call_2"], "stalled_repeated_call")],
