@@ -277,9 +277,12 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             if self._config.ground_identifiers:
                 candidates = candidate_values(_evidence(messages))
                 grounded = [(t, ground_parameters(dict(t.get("parameters") or {}), candidates)) for t in chosen]
-                callable_now = [(t, p) for t, p in grounded if p is not None]
-                # With nothing callable, keep the ungrounded tools rather than force text on the model.
-                pairs = callable_now or [(t, dict(t.get("parameters") or {})) for t in chosen]
+                pairs = [(t, p) for t, p in grounded if p is not None]
+                if not pairs and tool_choice == "auto":
+                    # Nothing can be called with what the chat holds: the model has to ask.
+                    return {"tool_step": {"call": None, "text": text_grammar(self._config.max_message_chars)}}
+                # A call is required: rather an ungrounded call than none.
+                pairs = pairs or [(t, dict(t.get("parameters") or {})) for t in chosen]
             else:
                 pairs = [(t, dict(t.get("parameters") or {})) for t in chosen]
             options = [
@@ -341,7 +344,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         prompt, stop = engine.prompt(chat)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         calling = grammars["text"] is None
-        if not calling:
+        if not calling and grammars["call"] is not None:
             logits: list[Any] = []
             first = engine.llama.create_completion(
                 prompt, max_tokens=1, temperature=0.0, logits_processor=[_keep(logits)], stop=stop

@@ -334,18 +334,23 @@ class _Session:
             reply = await self._user_says(plan, correction, needed=missing)
         return reply
 
-    def _unstated(self, plan: TurnPlan, texts: list[str]) -> list[str]:
+    def _unstated(self, plan: TurnPlan, texts: list[str]) -> list[tuple[str, str]]:
         """The plan's literal values (shown as a customer would write them) that ``texts`` do not state."""
-        missing: list[str] = []
+        missing: list[tuple[str, str]] = []
         for call in plan.calls:
             parameters = self.context.tools[call.name].parameters
-            for _path, value in unstated_literals(call.literals(), parameters, texts):
-                shown = value if isinstance(value, str) else _json(value)
+            for path, value in unstated_literals(call.literals(), parameters, texts):
+                # Labelled as a customer would say it ("order number: W-48213"): a bare value is
+                # easy for a small model to skip.
+                label = path.rsplit(".", 1)[-1].split("[")[0].replace("_", " ")
+                shown = (label, value if isinstance(value, str) else _json(value))
                 if shown not in missing:
                     missing.append(shown)
         return missing
 
-    async def _user_says(self, plan: TurnPlan, correction: str = "", needed: list[str] | None = None) -> UserReply:
+    async def _user_says(
+        self, plan: TurnPlan, correction: str = "", needed: list[tuple[str, str]] | None = None
+    ) -> UserReply:
         """The customer's next message. The chat is shown role-reversed: the agent's messages as
         the other side, the customer's as the model's own replies, so the model stays the customer.
         The agent's last message ends with a reminder of who is speaking: small models otherwise
@@ -374,9 +379,14 @@ class _Session:
         name = self.dialogue.persona.name
         who = "the customer" if re.fullmatch(r"persona-\d+", name) else f"{name}, the customer"
         task = ""
-        if needed is not None:  # the turn's opening request
+        if needed:  # the turn's opening request, which must carry these values
+            # An example to copy works where an instruction does not: told to "give these
+            # details", the 1.5B model asked the agent for them in 4 of 4 probes; with an example
+            # it gave them in 3 of 3.
+            example = " ".join(f"{label[:1].upper()}{label[1:]}: {value}." for label, value in needed)
+            task = render("user_reminder_details", example=example)
+        elif needed is not None:
             task = render("user_reminder_opening")
-            task += render("user_reminder_details", details=_bullets(needed)) if needed else ""
         reminder = render("user_reminder", who=who, task=task)
         return await self.user.ask(system, f"{prompt}\n\n{reminder.strip()}", UserReply, history=earlier_turns)
 
@@ -450,8 +460,8 @@ def _plain(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-def _bullets(values: list[str]) -> str:
-    return "\n".join(f"- {value}" for value in values)
+def _bullets(pairs: list[tuple[str, str]]) -> str:
+    return "\n".join(f"- {label}: {value}" for label, value in pairs)
 
 
 def _json(value: Any) -> str:

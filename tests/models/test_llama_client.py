@@ -79,12 +79,17 @@ def test_a_tool_needing_an_unseen_identifier_is_not_offered() -> None:
     assert "ord_7h2k9x4m1q" in grounded
 
 
-def test_grounding_can_be_turned_off_and_never_leaves_nothing_to_call() -> None:
+def test_grounding_can_be_turned_off() -> None:
     free = LlamaCppChatCompletionClient(ground_identifiers=False)
     assert _offered(free._constraint(ASKED, [FIND, TRACK], "auto", None)) == [FIND["name"], TRACK["name"]]
-    # Only an ungroundable tool: offered as it is rather than forcing text.
-    grounded = LlamaCppChatCompletionClient()
-    assert _offered(grounded._constraint(ASKED, [TRACK], "auto", None)) == [TRACK["name"]]
+
+
+def test_with_nothing_callable_the_model_must_answer_unless_a_call_is_required() -> None:
+    client = LlamaCppChatCompletionClient()
+    step = client._constraint(ASKED, [TRACK], "auto", None)["tool_step"]
+    assert step["call"] is None and step["text"] is not None
+    # A required call is still made, ungrounded, rather than none at all.
+    assert _offered(client._constraint(ASKED, [TRACK], "required", None)) == [TRACK["name"]]
 
 
 def test_text_is_allowed_only_when_the_choice_is_auto() -> None:

@@ -151,7 +151,7 @@ def test_an_opening_that_leaves_out_a_needed_value_is_redrafted(tmp_path: Path) 
     def forgetful_user(text: str) -> dict[str, Any]:
         if OPENING not in text:
             return {"message": "Thanks!", "status": "done"}
-        if "left out details" in text and "- ann@example.com" in text:
+        if "left out details" in text and "- email: ann@example.com" in text:
             return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
         return {"message": "Please close my account.", "status": "continue"}
 
@@ -160,7 +160,7 @@ def test_an_opening_that_leaves_out_a_needed_value_is_redrafted(tmp_path: Path) 
     assert dialogue.end_reason == COMPLETED
     # The first draft was already told who speaks and which values to give.
     assert "(You are Ann, the customer, not the agent." in backend.roles["user"].prompts[0]
-    assert "copied exactly:\n- ann@example.com\n" in backend.roles["user"].prompts[0]
+    assert 'your details, for example "... Email: ann@example.com."' in backend.roles["user"].prompts[0]
     assert dialogue.messages[0] == {"role": "user", "content": "Please close my account, email ann@example.com."}
     prompts = backend.roles["user"].prompts
     assert 'Your previous draft was: "Please close my account."' in prompts[1]
