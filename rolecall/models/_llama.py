@@ -280,21 +280,21 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 pairs = [(t, p) for t, p in grounded if p is not None]
                 if not pairs and tool_choice == "auto":
                     # Nothing can be called with what the chat holds: the model has to ask.
-                    return {"tool_step": {"call": None, "text": text_grammar(self._config.max_message_chars)}}
-                # A call is required: rather an ungrounded call than none.
-                pairs = pairs or [(t, dict(t.get("parameters") or {})) for t in chosen]
+                    pairs = []
+                else:  # a call is required: rather an ungrounded call than none
+                    pairs = pairs or [(t, dict(t.get("parameters") or {})) for t in chosen]
             else:
                 pairs = [(t, dict(t.get("parameters") or {})) for t in chosen]
-            options = [
-                {
+            calls = {
+                t["name"]: {
                     "type": "object",
                     "properties": {"name": {"const": t["name"]}, "arguments": params or {"type": "object"}},
                     "required": ["name", "arguments"],
                 }
                 for t, params in pairs
-            ]
+            }
             text = text_grammar(self._config.max_message_chars) if tool_choice == "auto" else None
-            return {"tool_step": {"call": call_grammar({"anyOf": options}), "text": text}}
+            return {"tool_step": {"calls": calls, "text": text, "answered": _answered_calls(messages)}}
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             return {"response_format": {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}}
         if json_output:
@@ -328,7 +328,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 )
 
     def _tool_step(
-        self, engine: _Engine, chat: list[dict[str, str]], grammars: dict[str, str | None], settings: dict[str, Any]
+        self, engine: _Engine, chat: list[dict[str, str]], step: dict[str, Any], settings: dict[str, Any]
     ) -> dict[str, Any]:
         """A reply that is either one tool call or plain text.
 
@@ -343,8 +343,9 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
 
         prompt, stop = engine.prompt(chat)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
-        calling = grammars["text"] is None
-        if not calling and grammars["call"] is not None:
+        calls: dict[str, Any] = dict(step["calls"])
+        calling = step["text"] is None
+        if not calling and calls:
             logits: list[Any] = []
             first = engine.llama.create_completion(
                 prompt, max_tokens=1, temperature=0.0, logits_processor=[_keep(logits)], stop=stop
@@ -354,13 +355,26 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             draw = random.Random(hashlib.sha256(f"{settings['seed']}:{prompt}".encode()).digest()).random()
             calling = draw < chance
             _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
-        grammar = LlamaGrammar.from_string(grammars["call" if calling else "text"] or "", verbose=False)
+        while calling:
+            grammar = LlamaGrammar.from_string(call_grammar({"anyOf": list(calls.values())}), verbose=False)
+            reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **settings)
+            _add_usage(usage, reply)
+            text = reply["choices"][0]["text"].strip()
+            parsed = _loads(text)
+            name = parsed.get("name") if isinstance(parsed, dict) else None
+            if _signature(name, parsed.get("arguments") if isinstance(parsed, dict) else None) not in step["answered"]:
+                return _chat_reply(_TOOL_CALL.format(text), reply, usage)
+            # Small models repeat the call they just made. Offer the other tools, or let it answer.
+            _log.debug("repeat of an answered call to %s: offering the other tools", name)
+            calls.pop(name, None)
+            if not calls:
+                if step["text"] is None:
+                    return _chat_reply(_TOOL_CALL.format(text), reply, usage)
+                calling = False
+        grammar = LlamaGrammar.from_string(step["text"], verbose=False)
         reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **settings)
         _add_usage(usage, reply)
-        text = reply["choices"][0]["text"].strip()
-        content = _TOOL_CALL.format(text) if calling else text
-        finish = reply["choices"][0].get("finish_reason")
-        return {"choices": [{"message": {"content": content}, "finish_reason": finish}], "usage": usage}
+        return _chat_reply(reply["choices"][0]["text"].strip(), reply, usage)
 
     def _result(self, reply: dict[str, Any], with_tools: bool) -> CreateResult:
         usage_data = reply.get("usage") or {}
@@ -415,6 +429,32 @@ def _call_chance(logits: Any, openers: Any, bias: float) -> float:
     chance = float(weights[openers].sum() / weights.sum())
     chance = min(max(chance, 1e-9), 1 - 1e-9)
     return 1.0 / (1.0 + math.exp(-(math.log(chance / (1.0 - chance)) + bias)))
+
+
+def _chat_reply(content: str, reply: dict[str, Any], usage: dict[str, int]) -> dict[str, Any]:
+    """A completion shaped like a chat completion, with the usage of every pass that made it."""
+    finish = reply["choices"][0].get("finish_reason")
+    return {"choices": [{"message": {"content": content}, "finish_reason": finish}], "usage": usage}
+
+
+def _signature(name: Any, arguments: Any) -> str:
+    return f"{name}:{json.dumps(arguments, sort_keys=True, ensure_ascii=False)}"
+
+
+def _answered_calls(messages: Sequence[LLMMessage]) -> set[str]:
+    """Signatures of the calls in the chat whose result was not an error (a retry of those is fine)."""
+    made: dict[str, str] = {}
+    answered: set[str] = set()
+    for message in messages:
+        if isinstance(message, AssistantMessage) and not isinstance(message.content, str):
+            made.update({c.id: _signature(c.name, _loads(c.arguments)) for c in message.content})
+        elif isinstance(message, FunctionExecutionResultMessage):
+            for result in message.content:
+                outcome = _loads(result.content)
+                failed = result.is_error or (isinstance(outcome, dict) and "error" in outcome)
+                if result.call_id in made and not failed:
+                    answered.add(made[result.call_id])
+    return answered
 
 
 def _add_usage(total: dict[str, int], reply: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ LOOKED_UP = [
 
 
 def _offered(constraint: dict) -> list[str]:
-    return [name for name in (FIND["name"], TRACK["name"]) if f'"\\"{name}\\""' in constraint["tool_step"]["call"]]
+    return list(constraint["tool_step"]["calls"])
 
 
 def test_tool_traffic_is_written_in_the_models_own_tags() -> None:
@@ -75,8 +75,8 @@ def test_a_tool_needing_an_unseen_identifier_is_not_offered() -> None:
     client = LlamaCppChatCompletionClient()
     assert _offered(client._constraint(ASKED, [FIND, TRACK], "auto", None)) == [FIND["name"]]
     assert _offered(client._constraint(LOOKED_UP, [FIND, TRACK], "auto", None)) == [FIND["name"], TRACK["name"]]
-    grounded = client._constraint(LOOKED_UP, [TRACK], "auto", None)["tool_step"]["call"]
-    assert "ord_7h2k9x4m1q" in grounded
+    grounded = client._constraint(LOOKED_UP, [TRACK], "auto", None)["tool_step"]["calls"][TRACK["name"]]
+    assert grounded["properties"]["arguments"]["properties"]["order_id"]["enum"] == ["ord_7h2k9x4m1q"]
 
 
 def test_grounding_can_be_turned_off() -> None:
@@ -87,7 +87,7 @@ def test_grounding_can_be_turned_off() -> None:
 def test_with_nothing_callable_the_model_must_answer_unless_a_call_is_required() -> None:
     client = LlamaCppChatCompletionClient()
     step = client._constraint(ASKED, [TRACK], "auto", None)["tool_step"]
-    assert step["call"] is None and step["text"] is not None
+    assert step["calls"] == {} and step["text"] is not None
     # A required call is still made, ungrounded, rather than none at all.
     assert _offered(client._constraint(ASKED, [TRACK], "required", None)) == [TRACK["name"]]
 
@@ -96,6 +96,20 @@ def test_text_is_allowed_only_when_the_choice_is_auto() -> None:
     client = LlamaCppChatCompletionClient()
     assert client._constraint(ASKED, [FIND], "auto", None)["tool_step"]["text"] is not None
     assert client._constraint(ASKED, [FIND], "required", None)["tool_step"]["text"] is None
+
+
+def test_answered_calls_are_known_and_faulted_ones_may_be_retried() -> None:
+    answered = LlamaCppChatCompletionClient()._constraint(LOOKED_UP, [FIND], "auto", None)["tool_step"]["answered"]
+    assert answered == {'find_order_by_number:{"order_number": "W-20417"}'}
+    faulted = [
+        *LOOKED_UP[:-1],
+        FunctionExecutionResultMessage(
+            content=[
+                FunctionExecutionResult(content='{"error": {"code": "rate_limited"}}', name=FIND["name"], call_id="c1")
+            ]
+        ),
+    ]
+    assert LlamaCppChatCompletionClient()._constraint(faulted, [FIND], "auto", None)["tool_step"]["answered"] == set()
 
 
 def test_replies_become_calls_or_text() -> None:
