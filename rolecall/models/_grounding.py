@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from rolecall.scenario import value_validator
 
 # Words that can be identifiers: letters, digits and the joiners ids, emails and hostnames use.
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+-]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -112,7 +112,7 @@ def _narrow(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any] | N
         return None if items is None else {**schema, "items": items}
     if "string" not in types and "integer" not in types:
         return _ground(schema, candidates)  # an object named like an id: ground what it holds
-    validator = Draft202012Validator(schema)
+    validator = value_validator(schema)  # formats too: "1000" is no email
     values: list[Any] = []
     for candidate in candidates:
         for value in (candidate, int(candidate)) if candidate.isdigit() else (candidate,):

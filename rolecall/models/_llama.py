@@ -441,8 +441,12 @@ def _signature(name: Any, arguments: Any) -> str:
     return f"{name}:{json.dumps(arguments, sort_keys=True, ensure_ascii=False)}"
 
 
+# Errors worth retrying with the same arguments; after any other result a repeat is pointless.
+_TRANSIENT_ERRORS = {"rate_limited", "timeout", "server_error"}
+
+
 def _answered_calls(messages: Sequence[LLMMessage]) -> set[str]:
-    """Signatures of the calls in the chat whose result was not an error (a retry of those is fine)."""
+    """Signatures of the calls in the chat that got an answer other than a transient error."""
     made: dict[str, str] = {}
     answered: set[str] = set()
     for message in messages:
@@ -451,8 +455,9 @@ def _answered_calls(messages: Sequence[LLMMessage]) -> set[str]:
         elif isinstance(message, FunctionExecutionResultMessage):
             for result in message.content:
                 outcome = _loads(result.content)
-                failed = result.is_error or (isinstance(outcome, dict) and "error" in outcome)
-                if result.call_id in made and not failed:
+                error = outcome.get("error") if isinstance(outcome, dict) else None
+                code = error.get("code") if isinstance(error, dict) else error
+                if result.call_id in made and code not in _TRANSIENT_ERRORS:
                     answered.add(made[result.call_id])
     return answered
 

@@ -98,6 +98,13 @@ def test_optional_lists_of_objects_with_ungroundable_ids_become_empty() -> None:
     assert grounded is not None and grounded["properties"]["lines"]["maxItems"] == 0
 
 
+def test_formats_are_checked() -> None:
+    schema = {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}, "required": ["email"]}
+    assert ground_parameters(schema, ["1000", "Line1"]) is None
+    grounded = ground_parameters(schema, ["1000", "ann@example.com"])
+    assert grounded is not None and grounded["properties"]["email"]["enum"] == ["ann@example.com"]
+
+
 def test_integer_identifiers_accept_digit_candidates_as_numbers() -> None:
     schema = {"type": "object", "properties": {"user_id": {"type": "integer"}}, "required": ["user_id"]}
     grounded = ground_parameters(schema, ["42", "W-1"])

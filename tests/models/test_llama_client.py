@@ -98,18 +98,25 @@ def test_text_is_allowed_only_when_the_choice_is_auto() -> None:
     assert client._constraint(ASKED, [FIND], "required", None)["tool_step"]["text"] is None
 
 
-def test_answered_calls_are_known_and_faulted_ones_may_be_retried() -> None:
-    answered = LlamaCppChatCompletionClient()._constraint(LOOKED_UP, [FIND], "auto", None)["tool_step"]["answered"]
-    assert answered == {'find_order_by_number:{"order_number": "W-20417"}'}
-    faulted = [
+@pytest.mark.parametrize(
+    ("result", "retryable"),
+    [
+        ('{"order_id": "ord_7h2k9x4m1q"}', False),
+        ('{"error": {"code": "rate_limited", "message": "slow down"}}', True),
+        ('{"error": {"code": "timeout", "message": "try again"}}', True),
+        ('{"error": {"code": "invalid_argument", "message": "bad email"}}', False),
+        ('{"error": {"code": "not_found", "message": "no such order"}}', False),
+    ],
+)
+def test_only_transient_errors_leave_a_call_open_to_an_identical_retry(result: str, retryable: bool) -> None:
+    chat = [
         *LOOKED_UP[:-1],
         FunctionExecutionResultMessage(
-            content=[
-                FunctionExecutionResult(content='{"error": {"code": "rate_limited"}}', name=FIND["name"], call_id="c1")
-            ]
+            content=[FunctionExecutionResult(content=result, name=FIND["name"], call_id="c1")]
         ),
     ]
-    assert LlamaCppChatCompletionClient()._constraint(faulted, [FIND], "auto", None)["tool_step"]["answered"] == set()
+    answered = LlamaCppChatCompletionClient()._constraint(chat, [FIND], "auto", None)["tool_step"]["answered"]
+    assert answered == (set() if retryable else {'find_order_by_number:{"order_number": "W-20417"}'})
 
 
 def test_replies_become_calls_or_text() -> None:
