@@ -355,14 +355,28 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             draw = random.Random(hashlib.sha256(f"{settings['seed']}:{prompt}".encode()).digest()).random()
             calling = draw < chance
             _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
-        while calling:
-            grammar = LlamaGrammar.from_string(call_grammar({"anyOf": list(calls.values())}), verbose=False)
+
+        def generate(grammar_text: str) -> tuple[str, dict[str, Any]]:
+            grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
             reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **settings)
             _add_usage(usage, reply)
-            text = reply["choices"][0]["text"].strip()
+            return reply["choices"][0]["text"].strip(), reply
+
+        if not calling:
+            text, reply = generate(step["text"])
+            named = [name for name in calls if re.search(rf"\b{re.escape(name)}\b", text)]
+            if not calls or not (named or _TALKS_ABOUT_CALLING.search(text)):
+                return _chat_reply(text, reply, usage)
+            # Prose that names a tool or says "call the function" is a call the draw turned into
+            # text (customers never hear tool names): make the call instead.
+            _log.debug("text talks about calling %s: calling instead", named or "a tool")
+            calls = {name: calls[name] for name in named} or calls
+        while True:
+            text, reply = generate(call_grammar({"anyOf": list(calls.values())}))
             parsed = _loads(text)
             name = parsed.get("name") if isinstance(parsed, dict) else None
-            if _signature(name, parsed.get("arguments") if isinstance(parsed, dict) else None) not in step["answered"]:
+            arguments = parsed.get("arguments") if isinstance(parsed, dict) else None
+            if _signature(name, arguments) not in step["answered"]:
                 return _chat_reply(_TOOL_CALL.format(text), reply, usage)
             # Small models repeat the call they just made. Offer the other tools, or let it answer.
             _log.debug("repeat of an answered call to %s: offering the other tools", name)
@@ -370,11 +384,8 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             if not calls:
                 if step["text"] is None:
                     return _chat_reply(_TOOL_CALL.format(text), reply, usage)
-                calling = False
-        grammar = LlamaGrammar.from_string(step["text"], verbose=False)
-        reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **settings)
-        _add_usage(usage, reply)
-        return _chat_reply(reply["choices"][0]["text"].strip(), reply, usage)
+                text, reply = generate(step["text"])
+                return _chat_reply(text, reply, usage)
 
     def _result(self, reply: dict[str, Any], with_tools: bool) -> CreateResult:
         usage_data = reply.get("usage") or {}
@@ -400,6 +411,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
 
 
 _TOOL_CALL = "<tool_call>\n{}\n</tool_call>"
+_TALKS_ABOUT_CALLING = re.compile(r"\b(?:call|use|using)\s+(?:the\s+)?(?:following\s+)?(?:function|tool)s?\b", re.I)
 _TOOL_CALL_BODY = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
 
 

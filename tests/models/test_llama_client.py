@@ -138,3 +138,19 @@ def test_call_chance_is_the_opening_mass_shifted_in_log_odds() -> None:
     assert _call_chance(logits, openers, 0.0) == pytest.approx(0.5)
     assert _call_chance(logits, openers, math.log(3)) == pytest.approx(0.75)  # odds 1:1 -> 3:1
     assert _call_chance(logits, np.zeros(3, dtype=bool), 5.0) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("text", "about_calling"),
+    [
+        ("To refund it, you need to call the following function:", True),
+        ("Use the function to look it up.", True),
+        ("I will use the tools now.", True),
+        ("Please call us back tomorrow.", False),
+        ("The function of this lamp is to light the room.", False),
+    ],
+)
+def test_prose_that_talks_about_calling_is_recognised(text: str, about_calling: bool) -> None:
+    from rolecall.models._llama import _TALKS_ABOUT_CALLING
+
+    assert bool(_TALKS_ABOUT_CALLING.search(text)) is about_calling
