@@ -42,7 +42,7 @@ from rolecall.validators import unstated_literals
 PLAN_ATTEMPTS = 4
 # Drafts of a turn's opening request: a request that leaves out a value the plan's calls need
 # cannot lead to a valid dialogue, so the user simulator is told what it left out and tries again.
-OPENING_ATTEMPTS = 3
+OPENING_ATTEMPTS = 4
 NO_PROGRESS_REPLIES = 3
 REPEATS_BEFORE_STALL = 1
 DEFAULT_DATES = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
