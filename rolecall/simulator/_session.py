@@ -194,7 +194,7 @@ class _Session:
             prompt = render(
                 "planner_task",
                 date=self.dialogue.date,
-                persona=_persona_text(self.dialogue.persona),
+                persona=_persona_text(self.dialogue.persona, with_facts=True),
                 tools=self._tool_listing(chain),
                 history=self._history_for_planner(),
                 suggested=", ".join(chain),
@@ -435,8 +435,11 @@ async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: in
         raise
 
 
-def _persona_text(persona: Persona) -> str:
-    return f"{persona.name}: {persona.description}" if not persona.name.startswith("persona-") else persona.description
+def _persona_text(persona: Persona, with_facts: bool = False) -> str:
+    text = f"{persona.name}: {persona.description}" if not persona.name.startswith("persona-") else persona.description
+    if with_facts and persona.facts:  # the planner must reuse them, or the user ends up with two order numbers
+        text += "\nThe user's own details: " + "; ".join(f"{key}: {value}" for key, value in persona.facts.items())
+    return text
 
 
 def _as_mapping(value: Any) -> dict[str, Any]:

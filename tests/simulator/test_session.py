@@ -145,6 +145,8 @@ def test_a_good_dialogue_completes_and_records_openai_messages(tmp_path: Path) -
     # The user was told every literal of the plan, the hidden call's email included.
     assert "- email: ann@example.com" in backend.roles["user"].prompts[0]
     assert "find_customer" not in backend.roles["user"].prompts[0]
+    # The planner knows the persona's own details, so plans reuse them instead of inventing others.
+    assert "The user's own details: email: ann@example.com" in backend.roles["planner"].prompts[0]
 
 
 def test_an_opening_that_leaves_out_a_needed_value_is_redrafted(tmp_path: Path) -> None:
