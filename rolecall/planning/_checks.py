@@ -53,6 +53,8 @@ def plan_problems(
                 )
             elif isinstance(wanted, Mapping) and field and not compatible(field, wanted):
                 problems.append(f"{where}: {parameter} cannot take {ref}: its values do not fit the parameter's schema")
+            elif _other_identifier(ref.path[-1] if ref.path else "", parameter):
+                problems.append(f"{where}: {parameter} cannot take {ref}: a {ref.path[-1]} is not a {parameter}")
         signature = json.dumps([call.name, call.arguments], sort_keys=True)
         if signature in signatures:
             problems.append(f"{where}: duplicates an earlier call")
@@ -63,6 +65,11 @@ def plan_problems(
     if unknown_hidden:
         problems.append(f"hidden ids {sorted(unknown_hidden)} are not calls of this plan")
     return problems
+
+
+def _other_identifier(field: str, parameter: str) -> bool:
+    """Whether an output id names another kind of entity than the parameter (order_id -> item_id)."""
+    return field.endswith("_id") and parameter.endswith("_id") and field != parameter
 
 
 def _argument_problems(call: PlannedCall, tool: Tool, where: str) -> list[str]:

@@ -126,6 +126,7 @@ def test_a_good_plan_has_no_problems() -> None:
         (lambda c: setattr(c[0], "name", "nope_tool"), "unknown tool"),
         (lambda c: setattr(c[1], "id", "$1"), "already used"),
         (lambda c: c[1].arguments.update(customer_id="C-1"), "not connected"),
+        (lambda c: c[2].arguments.update(order_id="$1.customer_id"), "a customer_id is not a order_id"),
     ],
 )
 def test_plan_problems_catch_each_defect(change, expected: str) -> None:
