@@ -20,24 +20,19 @@ np = pytest.importorskip("numpy")
 
 from rolecall.models._llama import LlamaCppChatCompletionClient, _call_chance  # noqa: E402
 
-FIND = {
-    "name": "find_order_by_number",
-    "description": "Find an order by its customer-facing number.",
-    "parameters": {
-        "type": "object",
-        "properties": {"order_number": {"type": "string", "pattern": "^W-[0-9]{5}$"}},
-        "required": ["order_number"],
-    },
-}
-TRACK = {
-    "name": "track_shipment",
-    "description": "Track an order's shipment.",
-    "parameters": {
-        "type": "object",
-        "properties": {"order_id": {"type": "string", "pattern": "^ord_[a-z0-9]{10}$"}},
-        "required": ["order_id"],
-    },
-}
+
+def _tool(name: str, description: str, parameter: str, pattern: str) -> dict:
+    """A one-parameter tool schema, as AutoGen hands it to the client."""
+    properties = {parameter: {"type": "string", "pattern": pattern}}
+    return {
+        "name": name,
+        "description": description,
+        "parameters": {"type": "object", "properties": properties, "required": [parameter]},
+    }
+
+
+FIND = _tool("find_order_by_number", "Find an order by its customer-facing number.", "order_number", "^W-[0-9]{5}$")
+TRACK = _tool("track_shipment", "Track an order's shipment.", "order_id", "^ord_[a-z0-9]{10}$")
 ASKED = [SystemMessage(content="You are a shop assistant."), UserMessage(content="Where is W-20417?", source="user")]
 LOOKED_UP = [
     *ASKED,
