@@ -376,8 +376,8 @@ class _Session:
         if history[-1][0] == "assistant":  # the customer spoke last (should not happen): prompt again
             history.append(("user", opening))
         *earlier_turns, (_, prompt) = history
-        name = self.dialogue.persona.name
-        who = "the customer" if re.fullmatch(r"persona-\d+", name) else f"{name}, the customer"
+        persona = self.dialogue.persona
+        who = f"{persona.name}, the customer" if _has_own_name(persona) else "the customer"
         task = ""
         if needed:  # the turn's opening request, which must carry these values
             # An example to copy works where an instruction does not: told to "give these
@@ -435,8 +435,13 @@ async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: in
         raise
 
 
+def _has_own_name(persona: Persona) -> bool:
+    """False for the "persona-N" placeholder the loader gives a persona written as plain text."""
+    return re.fullmatch(r"persona-\d+", persona.name) is None
+
+
 def _persona_text(persona: Persona, with_facts: bool = False) -> str:
-    text = f"{persona.name}: {persona.description}" if not persona.name.startswith("persona-") else persona.description
+    text = f"{persona.name}: {persona.description}" if _has_own_name(persona) else persona.description
     if with_facts and persona.facts:  # the planner must reuse them, or the user ends up with two order numbers
         text += "\nThe user's own details: " + "; ".join(f"{key}: {value}" for key, value in persona.facts.items())
     return text
