@@ -45,6 +45,7 @@ from rolecall.agents._templates import render
 from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, text_grammar
 from rolecall.models._grounding import candidate_values, ground_parameters
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
+from rolecall.text import repeats
 
 MODEL_INFO = ModelInfo(vision=False, function_calling=True, json_output=True, structured_output=True, family="unknown")
 
@@ -356,20 +357,26 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             calling = draw < chance
             _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
 
-        def generate(grammar_text: str) -> tuple[str, dict[str, Any]]:
+        def generate(grammar_text: str, **override: Any) -> tuple[str, dict[str, Any]]:
             grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
-            reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **settings)
+            reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **{**settings, **override})
             _add_usage(usage, reply)
             return reply["choices"][0]["text"].strip(), reply
 
         if not calling:
             text, reply = generate(step["text"])
             named = [name for name in calls if re.search(rf"\b{re.escape(name)}\b", text)]
-            if not calls or not (named or _TALKS_ABOUT_CALLING.search(text)):
+            copied = repeats(text, _spoken(chat))
+            if copied and not calls:
+                # Nothing to call and the model repeats itself: one fresh draw, hotter.
+                _log.debug("text repeats an earlier message: drawing again")
+                text, reply = generate(step["text"], temperature=max(settings["temperature"], _REDRAW_TEMPERATURE))
+            if not calls or not (named or copied or _TALKS_ABOUT_CALLING.search(text)):
                 return _chat_reply(text, reply, usage)
             # Prose that names a tool or says "call the function" is a call the draw turned into
-            # text (customers never hear tool names): make the call instead.
-            _log.debug("text talks about calling %s: calling instead", named or "a tool")
+            # text (customers never hear tool names), and a model that repeats an earlier message
+            # word for word is stuck: in both cases the call is the way forward.
+            _log.debug("text talks about calling %s or repeats itself: calling instead", named or "a tool")
             calls = {name: calls[name] for name in named} or calls
         while True:
             text, reply = generate(call_grammar({"anyOf": list(calls.values())}))
@@ -411,6 +418,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
 
 
 _TOOL_CALL = "<tool_call>\n{}\n</tool_call>"
+_REDRAW_TEMPERATURE = 0.8
 _TALKS_ABOUT_CALLING = re.compile(r"\b(?:call|use|using)\s+(?:the\s+)?(?:following\s+)?(?:function|tool)s?\b", re.I)
 _TOOL_CALL_BODY = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
 
@@ -472,6 +480,15 @@ def _answered_calls(messages: Sequence[LLMMessage]) -> set[str]:
                 if result.call_id in made and code not in _TRANSIENT_ERRORS:
                     answered.add(made[result.call_id])
     return answered
+
+
+def _spoken(chat: list[dict[str, str]]) -> list[str]:
+    """What the customer and the assistant said in ``chat``: no system prompt, no tool traffic."""
+    return [
+        turn["content"]
+        for turn in chat
+        if turn["role"] in ("user", "assistant") and not turn["content"].lstrip().startswith(("<tool_", "{"))
+    ]
 
 
 def _add_usage(total: dict[str, int], reply: dict[str, Any]) -> None:

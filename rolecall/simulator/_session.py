@@ -37,6 +37,7 @@ from rolecall.planning import (
 )
 from rolecall.scenario import LoadedScenario, Persona, Tool
 from rolecall.simulator._tools import ToolSimulator
+from rolecall.text import is_closing, repeats, sounds_like_agent
 from rolecall.validators import unstated_literals
 
 PLAN_ATTEMPTS = 4
@@ -280,6 +281,7 @@ class _Session:
         self._add({"role": "user", "content": opening.message})
         calls_this_turn = 0
         replies_without_calls = 0
+        answered_this_turn: set[str] = set()  # names of the tools called this turn without a fault
         while True:
             # A step adds a reply, or a call and its result: stop before the bound is crossed.
             if len(self.dialogue.messages) + 2 > limits.max_messages:
@@ -302,13 +304,20 @@ class _Session:
                         return "stalled_repeated_call"
                     if not self._last_result_failed(call.call_id):
                         self._answered[signature] = self._answered.get(signature, 0) + 1
+                        answered_this_turn.add(call.name)
                 continue
             self._add({"role": "assistant", "content": step.text or ""})
             replies_without_calls += 1
-            reply = await self._user_says(plan)
-            if _plain(reply.message) == _plain(step.text or ""):  # a small model may parrot the agent
-                reply = await self._user_says(plan, render("user_echo_correction", draft=reply.message))
-            if reply.status == "done":
+            # Every tool the plan needs has answered: the user is told so, since small models
+            # keep thanking and offering help ("let me know if ...") without ever ending.
+            plan_done = {call.name for call in plan.calls} <= answered_this_turn
+            hint = render("user_reminder_done") if plan_done else ""
+            reply = await self._user_says(plan, hint=hint)
+            problem = self._voice_problem(reply.message)
+            if problem:  # a small model parrots the agent or itself, or answers as the agent
+                correction = render("user_voice_correction", draft=reply.message, problem=problem)
+                reply = await self._user_says(plan, correction, hint=hint)
+            if reply.status == "done" or (plan_done and reply.status == "continue" and is_closing(reply.message)):
                 return COMPLETED
             if reply.status == "give_up":
                 return "user_gave_up"
@@ -327,12 +336,25 @@ class _Session:
         needed = self._unstated(plan, said)
         reply = await self._user_says(plan, needed=needed)
         for _ in range(OPENING_ATTEMPTS - 1):
+            problem = self._voice_problem(reply.message)
             missing = self._unstated(plan, [*said, reply.message])
-            if not missing:
+            if problem:
+                correction = render("user_voice_correction", draft=reply.message, problem=problem)
+            elif missing:
+                correction = render("user_correction", draft=reply.message, missing=_bullets(missing))
+            else:
                 break
-            correction = render("user_correction", draft=reply.message, missing=_bullets(missing))
-            reply = await self._user_says(plan, correction, needed=missing)
+            reply = await self._user_says(plan, correction, needed=missing or needed)
         return reply
+
+    def _voice_problem(self, message: str) -> str:
+        """Why ``message`` is not a customer's next message, or "" when it is."""
+        if sounds_like_agent(message):
+            return "speaks as the support agent"
+        said = [m["content"] for m in self.dialogue.messages if m["role"] in ("user", "assistant") and m.get("content")]
+        if repeats(message, said):
+            return "repeats what was already said in the chat"
+        return ""
 
     def _unstated(self, plan: TurnPlan, texts: list[str]) -> list[tuple[str, str]]:
         """The plan's literal values (shown as a customer would write them) that ``texts`` do not state."""
@@ -349,7 +371,7 @@ class _Session:
         return missing
 
     async def _user_says(
-        self, plan: TurnPlan, correction: str = "", needed: list[tuple[str, str]] | None = None
+        self, plan: TurnPlan, correction: str = "", needed: list[tuple[str, str]] | None = None, hint: str = ""
     ) -> UserReply:
         """The customer's next message. The chat is shown role-reversed: the agent's messages as
         the other side, the customer's as the model's own replies, so the model stays the customer.
@@ -387,6 +409,8 @@ class _Session:
             task = render("user_reminder_details", example=example)
         elif needed is not None:
             task = render("user_reminder_opening")
+        else:
+            task = hint
         reminder = render("user_reminder", who=who, task=task)
         return await self.user.ask(system, f"{prompt}\n\n{reminder.strip()}", UserReply, history=earlier_turns)
 
@@ -461,11 +485,6 @@ def _plain_lines(key: str, value: Any, limit: int = 12) -> list[str]:
         return nested[:limit]
     text = value if isinstance(value, str) else json.dumps(value)
     return [f"- {key.replace('_', ' ')}: {text}"]
-
-
-def _plain(text: str) -> str:
-    """Text without case, punctuation or spacing differences, for "is this the same message"."""
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _bullets(pairs: list[tuple[str, str]]) -> str:

@@ -149,3 +149,66 @@ def test_prose_that_talks_about_calling_is_recognised(text: str, about_calling: 
     from rolecall.models._llama import _TALKS_ABOUT_CALLING
 
     assert bool(_TALKS_ABOUT_CALLING.search(text)) is about_calling
+
+
+class ScriptedEngine:
+    """Stands in for the loaded model in ``_tool_step``: the first-token pass sees ``logits``,
+    and each constrained generation returns the next scripted text, recording its settings."""
+
+    def __init__(self, logits: list[float], openers: list[bool], texts: list[str]):
+        self.logits = np.array(logits)
+        self.openers = np.array(openers)
+        self.texts = list(texts)
+        self.generations: list[dict] = []
+        self.llama = self
+
+    def prompt(self, chat: list[dict[str, str]]) -> tuple[str, list[str]]:
+        return "\n".join(turn["content"] for turn in chat), []
+
+    def call_openers(self) -> object:
+        return self.openers
+
+    def create_completion(self, prompt: str, **settings: object) -> dict:
+        if settings.get("max_tokens") == 1:  # the decision pass
+            for processor in settings["logits_processor"]:  # type: ignore[union-attr]
+                processor(None, self.logits)
+            return {"choices": [{"text": ""}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+        self.generations.append(settings)
+        text = self.texts.pop(0)
+        return {"choices": [{"text": text, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1}}
+
+
+TEXT_ONLY = ([5.0, -5.0], [False, True])  # chance of calling ~0: the draw always picks text
+SETTINGS = {"temperature": 0.3, "top_p": 0.9, "seed": 0, "max_tokens": 64}
+ANSWER = "Your order W-20417 left our warehouse and is on its way to you."
+
+
+def _step(client: LlamaCppChatCompletionClient, messages: list, tools: list, engine: ScriptedEngine) -> str:
+    chat = client._chat(messages, tools)
+    constraint = client._constraint(messages, tools, "auto", None)["tool_step"]
+    reply = client._tool_step(engine, chat, constraint, dict(SETTINGS))  # type: ignore[arg-type]
+    return reply["choices"][0]["message"]["content"]
+
+
+def test_a_fresh_answer_is_kept() -> None:
+    engine = ScriptedEngine(*TEXT_ONLY, texts=[ANSWER])
+    assert _step(LlamaCppChatCompletionClient(tool_call_bias=0.0), LOOKED_UP, [FIND, TRACK], engine) == ANSWER
+    assert len(engine.generations) == 1
+
+
+def test_an_answer_that_repeats_the_chat_becomes_a_call_when_one_is_possible() -> None:
+    said = [*LOOKED_UP, AssistantMessage(content=ANSWER, source="a"), UserMessage(content="And then?", source="user")]
+    call = json.dumps({"name": TRACK["name"], "arguments": {"order_id": "ord_7h2k9x4m1q"}})
+    engine = ScriptedEngine(*TEXT_ONLY, texts=[ANSWER.upper(), call])
+    content = _step(LlamaCppChatCompletionClient(tool_call_bias=0.0), said, [FIND, TRACK], engine)
+    assert content == f"<tool_call>\n{call}\n</tool_call>"
+    assert len(engine.generations) == 2  # wrapped in call tags: it came from the call branch
+
+
+def test_an_answer_that_repeats_the_chat_is_drawn_again_hotter_when_nothing_is_callable() -> None:
+    said = [*ASKED, AssistantMessage(content=ANSWER, source="a"), UserMessage(content="Sorry?", source="user")]
+    engine = ScriptedEngine(*TEXT_ONLY, texts=[ANSWER, "Let me put it differently: it ships today."])
+    # TRACK needs an order id nobody has mentioned: nothing can be called.
+    content = _step(LlamaCppChatCompletionClient(tool_call_bias=0.0), said, [TRACK], engine)
+    assert content == "Let me put it differently: it ships today."
+    assert [g["temperature"] for g in engine.generations] == [0.3, 0.8]

@@ -167,7 +167,9 @@ def test_an_opening_that_leaves_out_a_needed_value_is_redrafted(tmp_path: Path) 
     prompts = backend.roles["user"].prompts
     assert 'Your previous draft was: "Please close my account."' in prompts[1]
     assert len(prompts) == 3  # draft, redraft, the closing thanks
-    assert "not the agent. Reply with your next message to the agent.)" in prompts[2]  # no details asked later
+    assert "for example" not in prompts[2]  # no details asked for after the opening
+    # Both planned tools answered before the agent's last message: the user is told it may end.
+    assert "The agent has now taken every step your request needs." in prompts[2]
     # Only the request that was kept is in the dialogue; the first draft is not.
     assert all(m.get("content") != "Please close my account." for m in dialogue.messages)
 
@@ -220,7 +222,7 @@ def test_a_reply_that_parrots_the_agent_is_redrafted(tmp_path: Path) -> None:
     def parrot(text: str) -> dict[str, Any]:
         if OPENING in text:
             return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
-        if "repeats the agent's own words" in text:
+        if "repeats what was already said" in text:
             return {"message": "Thanks, that is all.", "status": "done"}
         return {"message": "your account is CLOSED", "status": "continue"}
 
@@ -229,6 +231,53 @@ def test_a_reply_that_parrots_the_agent_is_redrafted(tmp_path: Path) -> None:
     assert dialogue.end_reason == COMPLETED
     assert 'Your previous draft was: "your account is CLOSED"' in backend.roles["user"].prompts[-1]
     assert len(backend.roles["user"].prompts) == 3
+
+
+def test_a_thank_you_after_the_planned_calls_ends_the_turn(tmp_path: Path) -> None:
+    def never_done(text: str) -> dict[str, Any]:
+        if OPENING in text:
+            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
+        return {"message": "Thank you so much, let me know if anything else comes up.", "status": "continue"}
+
+    backend = Backend(GOOD_STEPS, never_done)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    # Before the planned calls are made, the same thanks does not end the turn.
+    early = [("say", "Which account?"), *GOOD_STEPS]
+    backend = Backend(early, never_done)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    assert "The agent has now taken every step" not in backend.roles["user"].prompts[1]
+    assert [m["role"] for m in dialogue.messages].count("user") == 2  # the thanks after "Which account?" stayed
+
+
+def test_an_opening_in_the_agents_voice_is_redrafted(tmp_path: Path) -> None:
+    def helpful_user(text: str) -> dict[str, Any]:
+        if OPENING not in text:
+            return {"message": "Thanks!", "status": "done"}
+        if "speaks as the support agent" in text:
+            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
+        return {"message": "I'd be happy to help. Please provide your email, ann@example.com.", "status": "continue"}
+
+    backend = Backend(GOOD_STEPS, helpful_user)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    assert dialogue.messages[0]["content"] == "Please close my account, email ann@example.com."
+    assert len(backend.roles["user"].prompts) == 3  # agent-voiced draft, redraft, the closing thanks
+
+
+def test_a_reply_that_repeats_the_users_own_earlier_words_is_redrafted(tmp_path: Path) -> None:
+    request = "Please close my account, email ann@example.com."
+
+    def repetitive_user(text: str) -> dict[str, Any]:
+        if "repeats what was already said" in text:
+            return {"message": "It is ann@example.com, as I said.", "status": "continue"}
+        return {"message": request, "status": "continue"}
+
+    steps = [("say", "Which account?"), *GOOD_STEPS]
+    dialogue = _play(_context(tmp_path), Backend(steps, repetitive_user))
+    said = [m["content"] for m in dialogue.messages if m["role"] == "user"]
+    assert said[:2] == [request, "It is ann@example.com, as I said."]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,76 @@
+"""Comparing chat messages: is a reply a repeat of something already said, or in the wrong voice.
+
+Small models copy. The 1.5B model, as the assistant, repeats its own earlier answer or the
+customer's request word for word; as the customer it repeats the agent or itself, or answers as
+the agent. Both the session (for the user) and the embedded client (for the assistant) use these
+tests to redraft such replies instead of letting the dialogue loop.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+# Replies this short ("Thank you!", "You're welcome.") are fine to say twice.
+MAX_FREE_REPEAT_WORDS = 2
+# Near-copies are only judged on messages at least this long: in short ones one word matters.
+MIN_NEAR_REPEAT_WORDS = 6
+# Word-level similarity at or above which a reply counts as a repeat: a copy with a few words
+# changed ("I found the order ..." twice with one id different) is still a copy.
+REPEAT_SIMILARITY = 0.85
+
+# Phrases only the support side says. A customer message that contains one is the model
+# answering as the agent it was tuned to be.
+_AGENT_VOICE = re.compile(
+    r"\b(?:how (?:can|may) i (?:help|assist)"
+    r"|i(?:'|\u2019)?d be (?:happy|glad) to (?:help|assist)"
+    r"|i(?:'|\u2019)?ll do my best to (?:help|assist)"
+    r"|thanks? (?:you )?for contacting"
+    r"|(?:can|could) you (?:please )?provide (?:me with )?your"
+    r"|please provide (?:me with )?your)\b",
+    re.IGNORECASE,
+)
+
+
+# How a customer's message starts when it closes the conversation rather than asking for more.
+_CLOSING = re.compile(r"^\W*(?:thanks?|thank you|great|perfect|wonderful|awesome|excellent|got it)\b", re.IGNORECASE)
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased, without punctuation."""
+    return re.findall(r"\w+", text.lower())
+
+
+def plain(text: str) -> str:
+    """Text without case, punctuation or spacing differences, for "is this the same message"."""
+    return " ".join(plain_words(text))
+
+
+def repeats(text: str, earlier: Iterable[str]) -> bool:
+    """Whether ``text`` says again (nearly word for word) one of the ``earlier`` messages."""
+    words = plain_words(text)
+    if len(words) <= MAX_FREE_REPEAT_WORDS:
+        return False
+    for other in earlier:
+        other_words = plain_words(other)
+        if other_words == words:
+            return True
+        if len(words) < MIN_NEAR_REPEAT_WORDS:
+            continue
+        # ratio() is 2*matches/total: cheap upper bound first, messages differ a lot in length.
+        if 2 * min(len(words), len(other_words)) / (len(words) + len(other_words)) < REPEAT_SIMILARITY:
+            continue
+        if difflib.SequenceMatcher(None, words, other_words, autojunk=False).ratio() >= REPEAT_SIMILARITY:
+            return True
+    return False
+
+
+def sounds_like_agent(text: str) -> bool:
+    """Whether a customer's message contains a phrase only the support agent would say."""
+    return _AGENT_VOICE.search(text) is not None
+
+
+def is_closing(text: str) -> bool:
+    """Whether a customer's message is a thank-you that asks nothing more (no question in it)."""
+    return _CLOSING.search(text) is not None and "?" not in text

@@ -1,0 +1,61 @@
+"""The repeat and agent-voice tests that the session and the embedded client redraft on."""
+
+from __future__ import annotations
+
+import pytest
+
+from rolecall.text import is_closing, plain, repeats, sounds_like_agent
+
+FOUND = "I found the order with order number W-48213. The order ID is ord_7h2k9x4m1q, and it is placed."
+
+
+def test_plain_ignores_case_punctuation_and_spacing() -> None:
+    assert plain("  Your account is CLOSED!  ") == plain("your account, is closed") == "your account is closed"
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier", "expected"),
+    [
+        (FOUND, [FOUND.upper()], True),  # word for word
+        (FOUND.replace("ord_7h2k9x4m1q", "ord_0000000000"), [FOUND], True),  # one word changed
+        ("your account is CLOSED", ["Your account is closed."], True),  # short, but exact
+        ("Thank you!", ["Thank you."], False),  # pleasantries may be said twice
+        ("Your order is closed now.", ["Your account is closed now."], False),  # short: one word matters
+        (FOUND, ["I found the order.", "Anything else?"], False),
+        (FOUND, [], False),
+    ],
+)
+def test_repeats(text: str, earlier: list[str], expected: bool) -> None:
+    assert repeats(text, earlier) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "agent"),
+    [
+        ("Sure, I'd be happy to help. What is the new address?", True),
+        ("I\u2019d be glad to assist you with that.", True),
+        ("Hello, thank you for contacting support. I need to unlock my account.", True),
+        ("Can you please provide me with your employee ID?", True),
+        ("How can I help you today?", True),
+        ("I need a refund for order W-39550; my email is priya.raman@example.com.", False),
+        ("Can you provide the refund amount, please?", False),
+        ("Thanks for your help!", False),
+    ],
+)
+def test_sounds_like_agent(text: str, agent: bool) -> None:
+    assert sounds_like_agent(text) is agent
+
+
+@pytest.mark.parametrize(
+    ("text", "closing"),
+    [
+        ("Thank you for your help!", True),
+        ("Thanks, that's all. Let me know if anything changes.", True),
+        ("Great, got it.", True),
+        ("Thanks! Can you also cancel order W-48213?", False),
+        ("I still need the refund for my skillet.", False),
+        ("Greatly appreciated if you could hurry", False),
+    ],
+)
+def test_is_closing(text: str, closing: bool) -> None:
+    assert is_closing(text) is closing
