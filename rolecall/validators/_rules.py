@@ -17,6 +17,7 @@ import jsonschema
 
 from rolecall.planning import PlannedCall, descendants, literal_values
 from rolecall.scenario import value_validator
+from rolecall.text import plain_words
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
 
 Rule = Callable[[DialogueEvidence], CheckResult]
@@ -26,6 +27,11 @@ _CALL_ID = re.compile(r"(?<![\w$])call_[A-Za-z0-9]\w*")
 _REFERENCE = re.compile(r"(?<![\w$])\$\d+\.[A-Za-z_][\w-]*(?:\.[\w-]+)*")
 # "$3" that is not part of an amount such as "$3.50" or "$3,000".
 _BARE_ID = re.compile(r"(?<![\w$])\$(\d+)(?!\w|[.,]\d)")
+# Free text that someone composes (a ticket summary, an order note) rather than copies: a string
+# of at least this many words, in a parameter with no enum, pattern or format. It is grounded by
+# its content words, since no customer dictates a ticket summary word for word.
+PROSE_MIN_WORDS = 4
+PROSE_GROUNDED_SHARE = 0.6  # of its content words (4+ letters) said before
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -207,15 +213,20 @@ def _match_plan(evidence: DialogueEvidence) -> _PlanMatch:
             continue
         if planned.id in match.missing:
             continue
+        tool = evidence.tools.get(planned.name)
+        properties = (tool.parameters.get("properties") or {}) if tool else {}
         found = [
             index
             for index, view in enumerate(match.calls)
             if view.name == planned.name
             and view.arguments is not None
-            and all(key in view.arguments and _same(value, view.arguments[key]) for key, value in expected.items())
+            and all(
+                key in view.arguments and _matches(value, view.arguments[key], properties.get(key) or {})
+                for key, value in expected.items()
+            )
         ]
         if not found:
-            match.missing[planned.id] = _why_unmatched(planned.name, expected, match.calls)
+            match.missing[planned.id] = _why_unmatched(planned.name, expected, match.calls, properties)
             continue
         match.matches[planned.id] = found
         usable = [index for index in found if match.calls[index].fault is None]
@@ -227,7 +238,17 @@ def _match_plan(evidence: DialogueEvidence) -> _PlanMatch:
     return match
 
 
-def _why_unmatched(name: str, expected: dict[str, Any], calls: list[ToolCallView]) -> str:
+def _matches(expected: Any, actual: Any, schema: Mapping[str, Any]) -> bool:
+    """A made call's argument against the plan's: equal, or for prose any prose of the assistant's
+    own (whether it is grounded is rule ``arguments_grounded``'s question)."""
+    if _is_prose(expected, schema):
+        return isinstance(actual, str) and bool(actual.strip())
+    return _same(expected, actual)
+
+
+def _why_unmatched(
+    name: str, expected: dict[str, Any], calls: list[ToolCallView], properties: Mapping[str, Any]
+) -> str:
     same_name = [view for view in calls if view.name == name and view.arguments is not None]
     if not same_name:
         return "no such call was made"
@@ -236,7 +257,7 @@ def _why_unmatched(name: str, expected: dict[str, Any], calls: list[ToolCallView
     for key, value in expected.items():
         if key not in arguments:
             return f"no call with {key}={_show(value)} ({view.call_id} omits {key})"
-        if not _same(value, arguments[key]):
+        if not _matches(value, arguments[key], properties.get(key) or {}):
             return f"no call with {key}={_show(value)} ({view.call_id} has {_show(arguments[key])})"
     return "no matching call"
 
@@ -294,10 +315,27 @@ def _exempt(value: Any, schema: Mapping[str, Any]) -> bool:
     return any(_same(option, value) for option in schema.get("enum") or [])
 
 
-def _grounded(value: Any, texts: list[str], leaves: list[Any]) -> bool:
-    """Whether ``value`` is written in one of the (normalised) ``texts`` or equals a number leaf."""
+def _is_prose(value: Any, schema: Mapping[str, Any]) -> bool:
+    if not isinstance(value, str) or len(value.split()) < PROSE_MIN_WORDS:
+        return False
+    return not any(key in schema for key in ("enum", "const", "pattern", "format"))
+
+
+def _content_words(text: str) -> set[str]:
+    return {word for word in plain_words(text) if len(word) >= 4}
+
+
+def _grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[str, Any]) -> bool:
+    """Whether ``value`` is written in one of the (normalised) ``texts`` or equals a number leaf;
+    for prose, whether most of its content words were said."""
     if isinstance(value, str):
-        return any(_norm(value) in text for text in texts)
+        if any(_norm(value) in text for text in texts):
+            return True
+        if not _is_prose(value, schema):
+            return False
+        words = _content_words(value)
+        said = set().union(*(_content_words(text) for text in texts))
+        return not words or len(words & said) >= PROSE_GROUNDED_SHARE * len(words)
     if _is_number(value):
         return any(_is_number(leaf) and leaf == value for leaf in leaves) or any(_number_in(value, t) for t in texts)
     return True
@@ -310,7 +348,7 @@ def unstated_literals(arguments: Any, parameters: Mapping[str, Any], texts: list
     return [
         (path, value)
         for path, value, schema in _argument_leaves(arguments, parameters)
-        if not _exempt(value, schema) and not _grounded(value, normalised, [])
+        if not _exempt(value, schema) and not _grounded(value, normalised, [], schema)
     ]
 
 
@@ -329,7 +367,7 @@ def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
         leaves = background_leaves + [leaf for result in results for leaf in literal_values(result)]
         tool = evidence.tools.get(view.name)
         for path, value, schema in _argument_leaves(view.arguments, tool.parameters if tool else {}):
-            if not _exempt(value, schema) and not _grounded(value, texts, leaves):
+            if not _exempt(value, schema) and not _grounded(value, texts, leaves, schema):
                 problems.append(f"{view.call_id} {view.name}: {path}={_show(value)} appears nowhere before the call")
     return _outcome("arguments_grounded", problems)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from rolecall.planning import PlannedCall, PriorCall, TurnPlan
 from rolecall.scenario import Tool
 from rolecall.validators._evidence import DialogueEvidence
-from rolecall.validators._rules import RULE_NAMES, RULES, run_rules
+from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
 
 STR = {"type": "string"}
 FIND = Tool(
@@ -131,7 +132,7 @@ def base() -> DialogueEvidence:
     ]
     return DialogueEvidence(
         messages=messages,
-        tools=dict(TOOLS),
+        tools=copy.deepcopy(TOOLS),  # tests edit schemas: the module's tools stay as written
         output_schemas={tool.name: tool.returns or {} for tool in TOOLS.values()},
         turns=turns,
         facts={"date": "2026-03-14", "name": "Ana Ruiz", "email": EMAIL},
@@ -390,6 +391,41 @@ def test_grounding_ignores_case_and_uses_prior_calls() -> None:
         PriorCall(id="$9", name="list_orders", arguments={"customer_id": "CUST-4821"}, output={"since": "2026-02-01"})
     ]
     assert check(evidence, "arguments_grounded")[0]
+
+
+def _prose_reason(evidence: DialogueEvidence, said: str, written: str) -> DialogueEvidence:
+    """Turn 2's reason as a sentence: the plan has one wording, the customer and the call others."""
+    evidence.turns[1].calls[0].arguments["reason"] = "The parcel arrived far too late for the party"
+    set_user(evidence, 7, said)
+    set_arguments(evidence, "call_3", reason=written)
+    return evidence
+
+
+def test_prose_is_grounded_by_its_content_words_and_matches_the_plan_in_other_words() -> None:
+    said = "Please cancel ORD-1001: the parcel arrived far too late for my daughter's party."
+    evidence = _prose_reason(base(), said, "Parcel arrived too late for the customer's party")
+    assert check(evidence, "arguments_grounded") == (True, "")  # parcel, arrived, late, party said; customer not
+    assert check(evidence, "goal_calls_made") == (True, "")
+
+
+def test_prose_the_customer_never_said_is_not_grounded() -> None:
+    evidence = _prose_reason(base(), "Please cancel ORD-1001.", "Customer requested a discount on the next purchase")
+    passed, reason = check(evidence, "arguments_grounded")
+    assert not passed and "call_3 cancel_order: reason='Customer requested" in reason
+    # Short strings and patterned strings are not prose: they must appear as written.
+    evidence = _prose_reason(base(), "Please cancel ORD-1001, it came late.", "arrived late")
+    assert not check(evidence, "arguments_grounded")[0]
+    evidence = _prose_reason(base(), said := "Cancel ORD-1001: the parcel arrived far too late, sadly.", said[:40])
+    evidence.tools["cancel_order"].parameters["properties"]["reason"] = {"type": "string", "pattern": "^[A-Z]"}
+    assert not check(evidence, "goal_calls_made")[0]
+
+
+def test_the_users_opening_states_prose_by_its_content_words() -> None:
+    parameters = CANCEL.parameters
+    arguments = {"order_id": "ORD-1001", "reason": "The parcel arrived far too late for the party"}
+    said = ["Cancel ORD-1001 please, the parcel arrived far too late for our party."]
+    assert unstated_literals(arguments, parameters, said) == []
+    assert unstated_literals(arguments, parameters, ["Cancel ORD-1001 please."]) == [("reason", arguments["reason"])]
 
 
 def _first_call_fails(e: DialogueEvidence) -> None:
