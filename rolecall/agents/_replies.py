@@ -25,7 +25,7 @@ class PlanReply(BaseModel):
 REFERENCE_PATTERN = r"^[$][0-9]+[.][A-Za-z0-9_.-]+$"
 
 
-def plan_reply_for(tools: list[dict[str, Any]], max_calls: int) -> type[PlanReply]:
+def plan_reply_for(tools: list[dict[str, Any]], max_calls: int, min_calls: int = 1) -> type[PlanReply]:
     """A :class:`PlanReply` whose advertised schema only admits ``tools`` and their parameters.
 
     Grammar-constrained models (and servers honouring JSON-Schema response formats) then cannot
@@ -59,7 +59,7 @@ def plan_reply_for(tools: list[dict[str, Any]], max_calls: int) -> type[PlanRepl
         "type": "object",
         "properties": {
             "goal": {"type": "string", "maxLength": 300},
-            "calls": {"type": "array", "items": {"anyOf": options}, "minItems": 1, "maxItems": max_calls},
+            "calls": {"type": "array", "items": {"anyOf": options}, "minItems": min_calls, "maxItems": max_calls},
         },
         "required": ["goal", "calls"],
     }

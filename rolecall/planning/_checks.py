@@ -18,6 +18,7 @@ def plan_problems(
     output_schemas: Mapping[str, Mapping[str, Any]],
     earlier_calls: Mapping[str, str],
     max_calls: int,
+    min_calls: int = 1,
 ) -> list[str]:
     """Why ``plan`` is unusable; empty when it is fine.
 
@@ -29,6 +30,8 @@ def plan_problems(
         return ["the plan has no calls"]
     if len(plan.calls) > max_calls:
         problems.append(f"the plan has {len(plan.calls)} calls, more than {max_calls}")
+    if len(plan.calls) < min_calls:
+        problems.append(f"the plan has {len(plan.calls)} call(s), fewer than {min_calls}")
     seen_ids: dict[str, str] = dict(earlier_calls)
     signatures: set[str] = set()
     for call in plan.calls:

@@ -188,7 +188,10 @@ class _Session:
         earlier = self._earlier_calls()
         # Constrained to the suggested tools: models cannot invent tool or parameter names.
         functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
-        reply_type = plan_reply_for(functions, self.settings.plan_length.max)
+        # The scenario's minimum holds (a lone call has nothing to hide), unless the tool graph
+        # offered a shorter chain.
+        min_calls = min(self.settings.plan_length.min, len(chain))
+        reply_type = plan_reply_for(functions, self.settings.plan_length.max, min_calls)
         feedback = ""
         problems: list[str] = []
         for _ in range(PLAN_ATTEMPTS):
@@ -200,13 +203,14 @@ class _Session:
                 history=self._history_for_planner(),
                 suggested=", ".join(chain),
                 connections=self._connections(chain),
+                min_calls=min_calls,
                 max_calls=self.settings.plan_length.max,
                 feedback=feedback,
             )
             reply = await self.planner.ask(render("planner_system", first_id=f"${first_id}"), prompt, reply_type)
             plan = _renumber(reply, first_id)
             problems = plan_problems(
-                plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max
+                plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max, min_calls
             )
             if not problems:
                 return plan

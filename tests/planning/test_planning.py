@@ -140,6 +140,8 @@ def test_plan_may_reference_earlier_turns_and_respects_length() -> None:
     later = TurnPlan(calls=[PlannedCall(id="$4", name="list_orders", arguments={"customer_id": "$1.customer_id"})])
     assert plan_problems(later, BY_NAME, SCHEMAS, {"$1": "find_customer"}, max_calls=4) == []
     assert "more than 2" in plan_problems(GOOD, BY_NAME, SCHEMAS, {}, max_calls=2)[0]
+    assert "fewer than 4" in plan_problems(GOOD, BY_NAME, SCHEMAS, {}, max_calls=4, min_calls=4)[0]
+    assert plan_problems(GOOD, BY_NAME, SCHEMAS, {}, max_calls=4, min_calls=len(GOOD.calls)) == []
     dup = TurnPlan(calls=[GOOD.calls[0], GOOD.calls[0].model_copy(update={"id": "$2"})])
     assert any("duplicates" in p for p in plan_problems(dup, BY_NAME, SCHEMAS, {}, max_calls=4))
 

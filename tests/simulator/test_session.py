@@ -318,7 +318,20 @@ prior_calls:
 """
     plan = {"goal": "Close it.", "calls": [{"id": "$1", "name": "close_account", "arguments": {"customer_id": "C-9"}}]}
     backend = Backend([("call", "close_account", {"customer_id": "C-9"}), ("say", "Done.")], polite_user, plan)
-    dialogue = _play(_context(tmp_path, prior), backend)
+    one_call = SCENARIO.replace("plan_length: {min: 2, max: 2}", "plan_length: {min: 1, max: 2}")
+    dialogue = _play(_context(tmp_path, prior, one_call), backend)
     assert [p.id for p in dialogue.prior_calls] == ["$1"]
     assert dialogue.turns[0].calls[0].id == "$2"
     assert "C-9" in backend.roles["user"].prompts[0]  # prior outputs are facts the user knows
+
+
+def test_a_plan_shorter_than_the_scenarios_minimum_is_sent_back(tmp_path: Path) -> None:
+    lone = {"goal": "Find me.", "calls": PLAN["calls"][:1]}
+    plans = iter([lone, PLAN])
+    backend = Backend(GOOD_STEPS, polite_user)
+    backend.roles["planner"] = Role(lambda prompt: next(plans))
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED and len(dialogue.turns[0].calls) == 2
+    first, second = backend.roles["planner"].prompts
+    assert "Plan between 2 and 2 calls." in first
+    assert "the plan has 1 call(s), fewer than 2" in second
