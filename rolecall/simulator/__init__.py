@@ -11,7 +11,9 @@ from rolecall.simulator._runner import (
     run_scenario,
 )
 from rolecall.simulator._session import (
+    ACCEPTABLE_ENDINGS,
     COMPLETED,
+    GAVE_UP_AFTER_FAULT,
     Dialogue,
     DialogueFailed,
     RunContext,
@@ -21,8 +23,10 @@ from rolecall.simulator._session import (
 from rolecall.simulator._tools import ToolSimulationFailed, ToolSimulator, error_result, repair, schema_errors
 
 __all__ = [
+    "ACCEPTABLE_ENDINGS",
     "COMPLETED",
     "FILES",
+    "GAVE_UP_AFTER_FAULT",
     "MANIFEST",
     "Dialogue",
     "DialogueFailed",

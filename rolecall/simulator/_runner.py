@@ -25,7 +25,7 @@ from rolecall.agents import RoleBackend, RoleError, json_object_reply, render
 from rolecall.planning import DataflowGraph, resolve_output_schemas
 from rolecall.scenario import LoadedScenario, Tool
 from rolecall.simulator._records import dialogue_record, failed_record, record_id, total_usage
-from rolecall.simulator._session import COMPLETED, Dialogue, DialogueFailed, RunContext, simulate_dialogue
+from rolecall.simulator._session import ACCEPTABLE_ENDINGS, Dialogue, DialogueFailed, RunContext, simulate_dialogue
 from rolecall.validators import SESSION_CHECK, CheckResult, DialogueEvidence, judge, judge_summary, run_rules
 
 FILES = {"accepted": "dialogues.jsonl", "rejected": "rejected.jsonl", "failed": "failed.jsonl"}
@@ -237,8 +237,8 @@ class Runner:
             else [
                 CheckResult(
                     SESSION_CHECK,
-                    dialogue.end_reason == COMPLETED,
-                    "" if dialogue.end_reason == COMPLETED else f"ended early: {dialogue.end_reason}",
+                    dialogue.end_reason in ACCEPTABLE_ENDINGS,
+                    "" if dialogue.end_reason in ACCEPTABLE_ENDINGS else f"ended early: {dialogue.end_reason}",
                 )
             ]
         )

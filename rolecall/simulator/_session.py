@@ -41,6 +41,7 @@ from rolecall.text import is_closing, repeats, sounds_like_agent
 from rolecall.validators import unstated_literals
 
 PLAN_ATTEMPTS = 4
+PLAN_ATTEMPTS_PER_CHAIN = 2
 # Drafts of a turn's opening request: a request that leaves out a value the plan's calls need
 # cannot lead to a valid dialogue, so the user simulator is told what it left out and tries again.
 OPENING_ATTEMPTS = 4
@@ -48,8 +49,12 @@ NO_PROGRESS_REPLIES = 3
 REPEATS_BEFORE_STALL = 1
 DEFAULT_DATES = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 
-# How a dialogue ended. Only "completed" can be accepted.
+# How a dialogue ended. Only these endings can be accepted: the user got what it asked for, or
+# an injected fault (a tool error the scenario asked for) made it impossible and the user let go.
+# Every other ending (a stall, a bound) means the dialogue went wrong.
 COMPLETED = "completed"
+GAVE_UP_AFTER_FAULT = "gave_up_after_fault"
+ACCEPTABLE_ENDINGS = frozenset({COMPLETED, GAVE_UP_AFTER_FAULT})
 
 
 @dataclass
@@ -182,19 +187,22 @@ class _Session:
     # -- planning -------------------------------------------------------------------------------
 
     async def _plan(self, turn: int) -> TurnPlan:
-        length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
-        chain = self.context.graph.sample_chain(self.rng, length)
         first_id = self._next_id()
         earlier = self._earlier_calls()
-        # Constrained to the suggested tools: models cannot invent tool or parameter names.
-        functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
-        # The scenario's minimum holds (a lone call has nothing to hide), unless the tool graph
-        # offered a shorter chain.
-        min_calls = min(self.settings.plan_length.min, len(chain))
-        reply_type = plan_reply_for(functions, self.settings.plan_length.max, min_calls)
-        feedback = ""
         problems: list[str] = []
-        for _ in range(PLAN_ATTEMPTS):
+        for attempt in range(PLAN_ATTEMPTS):
+            if attempt % PLAN_ATTEMPTS_PER_CHAIN == 0:
+                # A fresh chain of tools: a model that failed twice on one chain often keeps
+                # making the same mistake on it (a field the tool does not return, say).
+                length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
+                chain = self.context.graph.sample_chain(self.rng, length)
+                # Constrained to the suggested tools: models cannot invent tool or parameter names.
+                functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
+                # The scenario's minimum holds (a lone call has nothing to hide), unless the tool
+                # graph offered a shorter chain.
+                min_calls = min(self.settings.plan_length.min, len(chain))
+                reply_type = plan_reply_for(functions, self.settings.plan_length.max, min_calls)
+                feedback = ""
             prompt = render(
                 "planner_task",
                 date=self.dialogue.date,
@@ -286,6 +294,8 @@ class _Session:
         calls_this_turn = 0
         replies_without_calls = 0
         answered_this_turn: set[str] = set()  # names of the tools called this turn without a fault
+        injected = set(self.scenario.scenario.faults.kinds)
+        fault_this_turn = False
         while True:
             # A step adds a reply, or a call and its result: stop before the bound is crossed.
             if len(self.dialogue.messages) + 2 > limits.max_messages:
@@ -306,7 +316,9 @@ class _Session:
                     signature = f"{call.name}:{_canonical(call.arguments)}"
                     if self._answered.get(signature, 0) >= REPEATS_BEFORE_STALL:
                         return "stalled_repeated_call"
-                    if not self._last_result_failed(call.call_id):
+                    fault = self.simulator.faults.get(call.call_id)
+                    fault_this_turn = fault_this_turn or fault in injected
+                    if fault is None:
                         self._answered[signature] = self._answered.get(signature, 0) + 1
                         answered_this_turn.add(call.name)
                 continue
@@ -316,6 +328,8 @@ class _Session:
             # keep thanking and offering help ("let me know if ...") without ever ending.
             plan_done = {call.name for call in plan.calls} <= answered_this_turn
             hint = render("user_reminder_done") if plan_done else ""
+            if not plan_done and fault_this_turn:  # a failing system is a reason to stop asking
+                hint = render("user_reminder_fault")
             reply = await self._user_says(plan, hint=hint)
             problem = self._voice_problem(reply.message)
             if problem:  # a small model parrots the agent or itself, or answers as the agent
@@ -324,7 +338,7 @@ class _Session:
             if reply.status == "done" or (plan_done and reply.status == "continue" and is_closing(reply.message)):
                 return COMPLETED
             if reply.status == "give_up":
-                return "user_gave_up"
+                return GAVE_UP_AFTER_FAULT if fault_this_turn else "user_gave_up"
             if replies_without_calls >= NO_PROGRESS_REPLIES:
                 return "no_progress"
             if reply.message.strip() == self._last_user_text().strip():
@@ -433,9 +447,6 @@ class _Session:
 
     def _last_user_text(self) -> str:
         return next((m["content"] for m in reversed(self.dialogue.messages) if m["role"] == "user"), "")
-
-    def _last_result_failed(self, model_call_id: str) -> bool:
-        return self.simulator.faults.get(model_call_id) is not None
 
     def _add(self, message: dict[str, Any]) -> None:
         self.dialogue.messages.append(message)

@@ -17,7 +17,14 @@ import pytest
 from rolecall.agents import AssistantStep, ExecutedCall, ToolExecutor, Usage, render
 from rolecall.planning import DataflowGraph
 from rolecall.scenario import Tool, load_scenario
-from rolecall.simulator import COMPLETED, DialogueFailed, RunContext, simulate_dialogue
+from rolecall.simulator import (
+    ACCEPTABLE_ENDINGS,
+    COMPLETED,
+    GAVE_UP_AFTER_FAULT,
+    DialogueFailed,
+    RunContext,
+    simulate_dialogue,
+)
 from rolecall.simulator._session import OPENING_ATTEMPTS
 
 OPENING = render("user_opening").strip()  # what the agent "says" before the customer's first request
@@ -294,6 +301,23 @@ def test_only_a_repeat_of_an_answered_call_is_a_stall(tmp_path: Path, index: int
     assert dialogue.end_reason == reason
 
 
+@pytest.mark.parametrize(("rate", "reason"), [(0.5, GAVE_UP_AFTER_FAULT), (0.0, "user_gave_up")])
+def test_giving_up_is_acceptable_only_after_an_injected_fault(tmp_path: Path, rate: float, reason: str) -> None:
+    def user(text: str) -> dict[str, Any]:
+        if OPENING in text:
+            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
+        told = "The agent's system returned an error." in text
+        if told or rate == 0:
+            return {"message": "I understand, never mind.", "status": "give_up"}
+        return {"message": "Please try again.", "status": "continue"}
+
+    steps = [("call", "find_customer", {"email": "ann@example.com"}), ("say", "Sorry, I cannot find you.")]
+    context = _context(tmp_path, extra=f"faults: {{rate: {rate}, kinds: [not_found]}}\n")
+    dialogue = asyncio.run(simulate_dialogue(context, Backend(steps, user), index=3))  # faults the 1st call
+    assert dialogue.end_reason == reason
+    assert (dialogue.end_reason in ACCEPTABLE_ENDINGS) is (rate > 0)
+
+
 def test_tool_call_budget_per_turn(tmp_path: Path) -> None:
     steps = [("call", "find_customer", {"email": f"x{n}@example.com"}) for n in range(5)]
     text = SCENARIO.replace("max_messages: 12}", "max_messages: 30, max_tool_calls_per_turn: 2}")
@@ -309,6 +333,8 @@ def test_an_invalid_plan_is_sent_back_and_then_fails_the_dialogue(tmp_path: Path
     assert failure.value.role == "planner" and "unknown tool 'no_such_tool'" in failure.value.reason
     prompts = backend.roles["planner"].prompts
     assert len(prompts) == 4 and "Your previous plan was rejected" in prompts[1]
+    # After two failures on one chain the planner starts over on a freshly drawn one.
+    assert "Your previous plan was rejected" not in prompts[2] and "Your previous plan was rejected" in prompts[3]
 
 
 def test_plans_are_renumbered_after_prior_calls(tmp_path: Path) -> None:
