@@ -48,7 +48,8 @@ def plain(text: str) -> str:
 
 
 def repeats(text: str, earlier: Iterable[str]) -> bool:
-    """Whether ``text`` says again (nearly word for word) one of the ``earlier`` messages."""
+    """Whether ``text`` says again (nearly word for word, or as a cut-out piece) one of the
+    ``earlier`` messages."""
     words = plain_words(text)
     if len(words) <= MAX_FREE_REPEAT_WORDS:
         return False
@@ -58,6 +59,8 @@ def repeats(text: str, earlier: Iterable[str]) -> bool:
             return True
         if len(words) < MIN_NEAR_REPEAT_WORDS:
             continue
+        if f" {' '.join(words)} " in f" {' '.join(other_words)} ":  # a piece cut out of it
+            return True
         # ratio() is 2*matches/total: cheap upper bound first, messages differ a lot in length.
         if 2 * min(len(words), len(other_words)) / (len(words) + len(other_words)) < REPEAT_SIMILARITY:
             continue

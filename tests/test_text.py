@@ -19,6 +19,8 @@ def test_plain_ignores_case_punctuation_and_spacing() -> None:
         (FOUND, [FOUND.upper()], True),  # word for word
         (FOUND.replace("ord_7h2k9x4m1q", "ord_0000000000"), [FOUND], True),  # one word changed
         ("your account is CLOSED", ["Your account is closed."], True),  # short, but exact
+        ("I will proceed to find the order W-39550.", ["Thanks. I will proceed to find the order W-39550."], True),
+        ("the order W-39550.", ["Thanks. I will proceed to find the order W-39550."], False),  # a short piece
         ("Thank you!", ["Thank you."], False),  # pleasantries may be said twice
         ("Your order is closed now.", ["Your account is closed now."], False),  # short: one word matters
         (FOUND, ["I found the order.", "Anything else?"], False),
