@@ -141,6 +141,7 @@ class _Session:
         }
         self._call_ids: dict[str, str] = {}  # model's call id -> record's call id
         self._answered: dict[str, int] = {}  # call signature -> times it was answered without a fault
+        self._answered_tools: set[str] = set()  # tools answered without a fault, in any turn
 
     # -- the dialogue ---------------------------------------------------------------------------
 
@@ -321,12 +322,16 @@ class _Session:
                     if fault is None:
                         self._answered[signature] = self._answered.get(signature, 0) + 1
                         answered_this_turn.add(call.name)
+                        self._answered_tools.add(call.name)
                 continue
             self._add({"role": "assistant", "content": step.text or ""})
             replies_without_calls += 1
             # Every tool the plan needs has answered: the user is told so, since small models
             # keep thanking and offering help ("let me know if ...") without ever ending.
-            plan_done = {call.name for call in plan.calls} <= answered_this_turn
+            # Lookups may have been answered in an earlier turn (the same order, found once); the
+            # goal call, the plan's last, must have been answered in this one.
+            needed = {call.name for call in plan.calls}
+            plan_done = plan.calls[-1].name in answered_this_turn and needed <= self._answered_tools
             hint = render("user_reminder_done") if plan_done else ""
             if not plan_done and fault_this_turn:  # a failing system is a reason to stop asking
                 hint = render("user_reminder_fault")

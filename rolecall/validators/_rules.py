@@ -239,11 +239,15 @@ def _match_plan(evidence: DialogueEvidence) -> _PlanMatch:
 
 
 def _matches(expected: Any, actual: Any, schema: Mapping[str, Any]) -> bool:
-    """A made call's argument against the plan's: equal, or for prose any prose of the assistant's
-    own (whether it is grounded is rule ``arguments_grounded``'s question)."""
+    """A made call's argument against the plan's: equal; for prose, any prose of the assistant's
+    own (whether it is grounded is rule ``arguments_grounded``'s question); for a value the
+    assistant may choose itself (an enum member, a flag, a default), any valid choice: the user is
+    never asked to state those, so the plan cannot hold the assistant to one."""
     if _is_prose(expected, schema):
         return isinstance(actual, str) and bool(actual.strip())
-    return _same(expected, actual)
+    if _same(expected, actual):
+        return True
+    return _exempt(expected, schema) and bool(schema) and value_validator(schema).is_valid(actual)
 
 
 def _why_unmatched(

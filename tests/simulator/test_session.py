@@ -258,6 +258,35 @@ def test_a_thank_you_after_the_planned_calls_ends_the_turn(tmp_path: Path) -> No
     assert [m["role"] for m in dialogue.messages].count("user") == 2  # the thanks after "Which account?" stayed
 
 
+def test_a_lookup_answered_in_an_earlier_turn_counts_for_the_next_turns_plan(tmp_path: Path) -> None:
+    reopen = """
+  - name: reopen_account
+    parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
+    returns: {type: object, properties: {status: {type: string}}, required: [status]}
+generation:"""
+    text = SCENARIO.replace("\ngeneration:", reopen, 1).replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
+    second = {
+        "goal": "Reopen it.",
+        "calls": [
+            PLAN["calls"][0],
+            {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
+        ],
+    }
+    plans = iter([PLAN, second])
+
+    def thankful_user(prompt: str) -> dict[str, Any]:
+        if "for example" in prompt:  # a turn's opening
+            return {"message": "Please do it, email ann@example.com.", "status": "continue"}
+        return {"message": "Thank you so much, let me know if anything else comes up.", "status": "continue"}
+
+    # The customer is not looked up again in turn 2 (that would repeat an answered call).
+    steps = [*GOOD_STEPS, ("call", "reopen_account", {"customer_id": "C-1"}), ("say", "Reopened.")]
+    backend = Backend(steps, thankful_user)
+    backend.roles["planner"] = Role(lambda prompt: next(plans))
+    dialogue = _play(_context(tmp_path, text=text), backend)
+    assert dialogue.end_reason == COMPLETED and len(dialogue.turns) == 2
+
+
 def test_an_opening_in_the_agents_voice_is_redrafted(tmp_path: Path) -> None:
     def helpful_user(text: str) -> dict[str, Any]:
         if OPENING not in text:

@@ -420,6 +420,14 @@ def test_prose_the_customer_never_said_is_not_grounded() -> None:
     assert not check(evidence, "goal_calls_made")[0]
 
 
+def test_a_choice_the_assistant_makes_itself_matches_the_plan_with_any_valid_value() -> None:
+    evidence = base()
+    evidence.turns[0].calls[1].arguments["status"] = "shipped"  # an enum member the user never states
+    assert check(evidence, "goal_calls_made") == (True, "")  # call_2 chose "open"
+    set_arguments(evidence, "call_2", status="lost")  # not a member: no match (and a schema error)
+    assert not check(evidence, "goal_calls_made")[0]
+
+
 def test_the_users_opening_states_prose_by_its_content_words() -> None:
     parameters = CANCEL.parameters
     arguments = {"order_id": "ORD-1001", "reason": "The parcel arrived far too late for the party"}
