@@ -66,7 +66,7 @@ class LlamaCppClientConfig(BaseModel):
         default=True, description="Limit id parameters (id, *_id) to values already seen in the conversation."
     )
     tool_call_bias: float = Field(
-        default=1.0, description="Log-odds added to the model's own chance of calling a tool rather than answering."
+        default=2.0, description="Log-odds added to the model's own chance of calling a tool rather than answering."
     )
     prefix_cache_bytes: int = Field(default=1 << 30, ge=0, description="RAM for reusable prompt prefixes; 0: off.")
 
@@ -366,7 +366,8 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         if not calling:
             text, reply = generate(step["text"])
             named = [name for name in calls if re.search(rf"\b{re.escape(name)}\b", text)]
-            copied = repeats(text, _spoken(chat))
+            # A canned refusal or a copy of an earlier message means the model is stuck.
+            copied = repeats(text, _spoken(chat)) or _REFUSAL.search(text) is not None
             if copied and not calls:
                 # Nothing to call and the model repeats itself: one fresh draw, hotter.
                 _log.debug("text repeats an earlier message: drawing again")
@@ -419,6 +420,8 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
 
 _TOOL_CALL = "<tool_call>\n{}\n</tool_call>"
 _REDRAW_TEMPERATURE = 0.8
+# The coder model's stock refusal, said with tools at hand that could do the job.
+_REFUSAL = re.compile(r"\bI(?:'|\u2019)?m sorry, but I can(?:'|\u2019)?t (?:assist|help) with (?:that|this)\b", re.I)
 _TALKS_ABOUT_CALLING = re.compile(r"\b(?:call|use|using)\s+(?:the\s+)?(?:following\s+)?(?:function|tool)s?\b", re.I)
 _TOOL_CALL_BODY = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
 

@@ -212,3 +212,10 @@ def test_an_answer_that_repeats_the_chat_is_drawn_again_hotter_when_nothing_is_c
     content = _step(LlamaCppChatCompletionClient(tool_call_bias=0.0), said, [TRACK], engine)
     assert content == "Let me put it differently: it ships today."
     assert [g["temperature"] for g in engine.generations] == [0.3, 0.8]
+
+
+def test_a_stock_refusal_with_a_tool_at_hand_becomes_a_call() -> None:
+    call = json.dumps({"name": TRACK["name"], "arguments": {"order_id": "ord_7h2k9x4m1q"}})
+    engine = ScriptedEngine(*TEXT_ONLY, texts=["I'm sorry, but I can't assist with that.", call])
+    content = _step(LlamaCppChatCompletionClient(tool_call_bias=0.0), LOOKED_UP, [FIND, TRACK], engine)
+    assert content == f"<tool_call>\n{call}\n</tool_call>"
