@@ -225,21 +225,6 @@ def test_each_bound_ends_the_dialogue_with_its_reason(tmp_path: Path, steps, use
     assert len(dialogue.messages) <= 12
 
 
-def test_a_reply_that_parrots_the_agent_is_redrafted(tmp_path: Path) -> None:
-    def parrot(text: str) -> dict[str, Any]:
-        if OPENING in text:
-            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
-        if "repeats what was already said" in text:
-            return {"message": "Thanks, that is all.", "status": "done"}
-        return {"message": "your account is CLOSED", "status": "continue"}
-
-    backend = Backend(GOOD_STEPS, parrot)
-    dialogue = _play(_context(tmp_path), backend)
-    assert dialogue.end_reason == COMPLETED
-    assert 'Your previous draft was: "your account is CLOSED"' in backend.roles["user"].prompts[-1]
-    assert len(backend.roles["user"].prompts) == 3
-
-
 def test_a_thank_you_after_the_planned_calls_ends_the_turn(tmp_path: Path) -> None:
     def never_done(text: str) -> dict[str, Any]:
         if OPENING in text:
@@ -287,19 +272,32 @@ generation:"""
     assert dialogue.end_reason == COMPLETED and len(dialogue.turns) == 2
 
 
-def test_an_opening_in_the_agents_voice_is_redrafted(tmp_path: Path) -> None:
-    def helpful_user(text: str) -> dict[str, Any]:
-        if OPENING not in text:
-            return {"message": "Thanks!", "status": "done"}
-        if "speaks as the support agent" in text:
-            return {"message": "Please close my account, email ann@example.com.", "status": "continue"}
-        return {"message": "I'd be happy to help. Please provide your email, ann@example.com.", "status": "continue"}
+@pytest.mark.parametrize(
+    ("in_opening", "bad", "problem"),
+    [
+        (False, "your account is CLOSED", "repeats what was already said"),  # parrots the agent
+        (True, "I'd be happy to help. Please provide your email, ann@example.com.", "speaks as the support agent"),
+    ],
+    ids=["parrot", "agent-voice"],
+)
+def test_a_reply_that_is_not_the_customers_own_is_redrafted(
+    tmp_path: Path, in_opening: bool, bad: str, problem: str
+) -> None:
+    request = {"message": "Please close my account, email ann@example.com.", "status": "continue"}
 
-    backend = Backend(GOOD_STEPS, helpful_user)
+    def user(text: str) -> dict[str, Any]:
+        opening = OPENING in text
+        if opening == in_opening and problem not in text:
+            return {"message": bad, "status": "continue"}
+        return request if opening else {"message": "Thanks, that is all.", "status": "done"}
+
+    backend = Backend(GOOD_STEPS, user)
     dialogue = _play(_context(tmp_path), backend)
     assert dialogue.end_reason == COMPLETED
-    assert dialogue.messages[0]["content"] == "Please close my account, email ann@example.com."
-    assert len(backend.roles["user"].prompts) == 3  # agent-voiced draft, redraft, the closing thanks
+    assert dialogue.messages[0]["content"] == request["message"]
+    prompts = backend.roles["user"].prompts
+    assert len(prompts) == 3  # opening, reply, and one redraft of the bad one
+    assert sum(f'Your previous draft was: "{bad}"' in prompt for prompt in prompts) == 1
 
 
 def test_a_reply_that_repeats_the_users_own_earlier_words_is_redrafted(tmp_path: Path) -> None:
