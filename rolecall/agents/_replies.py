@@ -17,8 +17,10 @@ class PlannedCallReply(BaseModel):
 
 
 class PlanReply(BaseModel):
-    goal: str = Field(max_length=300, description="What the user wants, in their words.")
+    # Calls first, then the goal: written after the calls, the goal describes what they do. Written
+    # first, the 1.5B planner took the goal from the persona's story and then planned other calls.
     calls: list[PlannedCallReply] = Field(min_length=1, max_length=8)
+    goal: str = Field(max_length=300, description="What the user wants, in their words.")
 
 
 # "[$]" rather than "\\$": llama.cpp's grammar converter rejects the escape.
@@ -58,10 +60,10 @@ def plan_reply_for(tools: list[dict[str, Any]], max_calls: int, min_calls: int =
     schema = {
         "type": "object",
         "properties": {
-            "goal": {"type": "string", "maxLength": 300},
             "calls": {"type": "array", "items": {"anyOf": options}, "minItems": min_calls, "maxItems": max_calls},
+            "goal": {"type": "string", "maxLength": 300},
         },
-        "required": ["goal", "calls"],
+        "required": ["calls", "goal"],
     }
 
     return _advertising(PlanReply, "plan", schema)

@@ -97,6 +97,9 @@ def test_plan_reply_schema_admits_only_the_given_tools_parameters_and_references
         {"goal": "g", "calls": [{"id": "1", "name": "find", "arguments": {"email": "x"}}]},
     ):
         assert not jsonschema.Draft202012Validator(schema).is_valid(bad), bad
+    # Calls before the goal, in the schema and so in the grammar llama.cpp builds from it: the
+    # goal is written after the calls it describes.
+    assert list(schema["properties"]) == ["calls", "goal"]
     at_least_two = plan_reply_for(tools, max_calls=3, min_calls=2).model_json_schema()
     jsonschema.validate(good, at_least_two)
     assert not jsonschema.Draft202012Validator(at_least_two).is_valid({**good, "calls": good["calls"][:1]})

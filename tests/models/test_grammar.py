@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
@@ -64,3 +66,15 @@ def test_call_and_text_grammars_parse_in_llama_cpp() -> None:
         assert llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) is not None
     # Replies are bounded even when configured huge: llama.cpp aborts on long repetitions.
     assert "{0,599}" in text_grammar(700) and "{0,599}" in text_grammar(100_000) and "{0,19}" in text_grammar(20)
+
+
+def test_the_planner_writes_its_calls_before_the_goal() -> None:
+    """llama.cpp orders an object's keys as the schema lists them: the goal then describes the calls."""
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar", reason='needs pip install -e ".[local-small]"')
+    from rolecall.agents import plan_reply_for
+
+    tool = {"name": "find", "parameters": {"type": "object", "properties": {"email": {"type": "string"}}}}
+    schema = grammar_safe(plan_reply_for([tool], max_calls=3, min_calls=2).model_json_schema())
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    root = next(line for line in gbnf.splitlines() if line.startswith("root ::="))
+    assert root.index("calls-kv") < root.index("goal-kv")
