@@ -29,7 +29,9 @@ REFUND = {
 def test_what_counts_as_an_identifier() -> None:
     for name in ("id", "order_id", "Device_ID", "tag_ids", "order_number", "sku", "email", "work_email", "hostname"):
         assert is_identifier(name), name
-    for name in ("idea", "valid", "number", "reason", "note", "amount_cents"):
+    for name in ("amount", "amount_cents", "refund_amount", "price_cents"):  # money is said, not made up
+        assert is_identifier(name), name
+    for name in ("idea", "valid", "number", "reason", "note", "amounts", "paramount", "quantity"):
         assert not is_identifier(name), name
     # Any patterned or formatted string is copied; a fixed vocabulary is chosen from, whatever its name.
     assert is_identifier("when", {"type": "string", "format": "date"})
@@ -109,3 +111,18 @@ def test_integer_identifiers_accept_digit_candidates_as_numbers() -> None:
     schema = {"type": "object", "properties": {"user_id": {"type": "integer"}}, "required": ["user_id"]}
     grounded = ground_parameters(schema, ["42", "W-1"])
     assert grounded is not None and grounded["properties"]["user_id"]["enum"] == [42]
+
+
+def test_an_amount_must_have_been_said_or_returned() -> None:
+    credit = {
+        "type": "object",
+        "properties": {"customer_id": {"type": "string"}, "amount_cents": {"type": "integer", "minimum": 1}},
+        "required": ["customer_id", "amount_cents"],
+    }
+    result = '{"customer_id": "C-12345", "orders": [{"total_cents": 1999}]}'
+    assert ground_parameters(credit, candidate_values([result])) is not None  # the total is a candidate
+    said = candidate_values(["Please credit 100 cents, I waited two weeks.", '{"customer_id": "C-12345"}'])
+    grounded = ground_parameters(credit, said)
+    assert grounded is not None and grounded["properties"]["amount_cents"]["enum"] == [100]
+    # Nothing said or returned holds an amount: the tool waits until the customer says one.
+    assert ground_parameters(credit, candidate_values(['{"customer_id": "C-12345"}'])) is None
