@@ -42,11 +42,6 @@ def plain_words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def plain(text: str) -> str:
-    """Text without case, punctuation or spacing differences, for "is this the same message"."""
-    return " ".join(plain_words(text))
-
-
 def repeats(text: str, earlier: Iterable[str]) -> bool:
     """Whether ``text`` says again (nearly word for word, or as a cut-out piece) one of the
     ``earlier`` messages."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.text import is_closing, plain, repeats, sounds_like_agent
+from rolecall.text import is_closing, plain_words, repeats, sounds_like_agent
 
 FOUND = "I found the order with order number W-48213. The order ID is ord_7h2k9x4m1q, and it is placed."
 
 
-def test_plain_ignores_case_punctuation_and_spacing() -> None:
-    assert plain("  Your account is CLOSED!  ") == plain("your account, is closed") == "your account is closed"
+def test_plain_words_ignore_case_punctuation_and_spacing() -> None:
+    assert plain_words("  Your account is CLOSED!  ") == plain_words("your account, is closed")
+    assert plain_words("your account, is closed") == ["your", "account", "is", "closed"]
 
 
 @pytest.mark.parametrize(

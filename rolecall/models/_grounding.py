@@ -34,8 +34,8 @@ MAX_CANDIDATES = 64
 
 def is_identifier(name: str, schema: Any = None) -> bool:
     """Whether a parameter holds a value to copy, never to make up: an id, a number, a code, an
-    email or an amount of money by its name, or any string with a pattern or a format. Fixed vocabularies (enum, const)
-    are not: the model picks from them."""
+    email or an amount of money by its name, or any string with a pattern or a format. Fixed
+    vocabularies (enum, const) are not: the model picks from them."""
     if isinstance(schema, dict) and ("enum" in schema or "const" in schema):
         return False
     if _COPIED_NAMES.search(name):

@@ -63,7 +63,9 @@ class LlamaCppClientConfig(BaseModel):
     max_tokens: int = Field(default=700, ge=16)
     max_message_chars: int = Field(default=700, ge=20, description="Bound on free text (small models loop).")
     ground_identifiers: bool = Field(
-        default=True, description="Limit id parameters (id, *_id) to values already seen in the conversation."
+        default=True,
+        description="Limit identifier parameters (ids, numbers, codes, emails, amounts, patterned strings) "
+        "to values already seen in the conversation.",
     )
     tool_call_bias: float = Field(
         default=2.0, description="Log-odds added to the model's own chance of calling a tool rather than answering."

@@ -140,8 +140,8 @@ class _Session:
             "assistant": self.assistant,
         }
         self._call_ids: dict[str, str] = {}  # model's call id -> record's call id
-        self._answered: dict[str, int] = {}  # call signature -> times it was answered without a fault
-        self._answered_tools: set[str] = set()  # tools answered without a fault, in any turn
+        # (tool, canonical arguments) -> times that call was answered without a fault
+        self._answered: dict[tuple[str, str], int] = {}
 
     # -- the dialogue ---------------------------------------------------------------------------
 
@@ -314,7 +314,7 @@ class _Session:
                 for call in step.calls:
                     # Repeating a call that was answered is a stall (and a duplicate for the
                     # validator); retrying one that failed is not.
-                    signature = f"{call.name}:{_canonical(call.arguments)}"
+                    signature = (call.name, _canonical(call.arguments))
                     if self._answered.get(signature, 0) >= REPEATS_BEFORE_STALL:
                         return "stalled_repeated_call"
                     fault = self.simulator.faults.get(call.call_id)
@@ -322,7 +322,6 @@ class _Session:
                     if fault is None:
                         self._answered[signature] = self._answered.get(signature, 0) + 1
                         answered_this_turn.add(call.name)
-                        self._answered_tools.add(call.name)
                 continue
             self._add({"role": "assistant", "content": step.text or ""})
             replies_without_calls += 1
@@ -331,7 +330,8 @@ class _Session:
             # Lookups may have been answered in an earlier turn (the same order, found once); the
             # goal call, the plan's last, must have been answered in this one.
             needed = {call.name for call in plan.calls}
-            plan_done = plan.calls[-1].name in answered_this_turn and needed <= self._answered_tools
+            answered_tools = {name for name, _ in self._answered}
+            plan_done = plan.calls[-1].name in answered_this_turn and needed <= answered_tools
             hint = render("user_reminder_done") if plan_done else ""
             if not plan_done and fault_this_turn:  # a failing system is a reason to stop asking
                 hint = render("user_reminder_fault")
