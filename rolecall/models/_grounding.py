@@ -130,3 +130,47 @@ def _narrow(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any] | N
         return None
     kept = {key: value for key, value in schema.items() if key in ("description", "title")}
     return {**kept, "enum": values}
+
+
+def missing_identifiers(parameters: dict[str, Any], candidates: list[str]) -> list[str]:
+    """The required top-level identifiers of a tool that no candidate can fill (why
+    :func:`ground_parameters` refused it); all its required identifiers when the gap is deeper."""
+    properties = parameters.get("properties") or {}
+    required = [name for name in parameters.get("required") or [] if isinstance(properties.get(name), dict)]
+    identifiers = [name for name in required if is_identifier(name, properties[name])]
+    return [name for name in identifiers if _narrow(copy.deepcopy(properties[name]), candidates) is None] or identifiers
+
+
+def way_forward(
+    tool: str, blocked: dict[str, list[str]], descriptions: dict[str, str], max_depth: int = 3
+) -> tuple[list[str], list[str]]:
+    """What to do when the model picks ``tool`` but the chat lacks values it needs.
+
+    Returns ``(tools to call first, values to ask the customer for)``; at most one is non-empty.
+    A tool that can supply a missing value says so in its description ("Returns the customer_id
+    used by other tools"); ``blocked`` maps each tool that cannot be called yet to its missing
+    values. Internal ids (``*_id``) are followed through their producers up to ``max_depth`` steps:
+    an order id comes from the order number, or from the customer's order list, whose customer id
+    comes from an email. Every other value (an email, an order number) is the customer's to give.
+    Both lists are empty when ``tool`` is not blocked.
+    """
+    wanted, seen, ask = list(blocked.get(tool, [])), {tool}, []
+    for _ in range(max_depth):
+        next_wanted: list[str] = []
+        ready: list[str] = []
+        for value in wanted:
+            mention = re.compile(rf"\b{re.escape(value)}\b")
+            internal = value == "id" or value.endswith("_id")
+            producers = [n for n, text in descriptions.items() if internal and n not in seen and mention.search(text)]
+            if not producers:
+                ask.append(value)  # not an internal id, or nothing looks it up: the customer's to say
+            ready += [name for name in producers if name not in blocked]
+            next_wanted += [v for name in producers for v in blocked.get(name, [])]
+            seen.update(producers)
+        if ready:
+            return list(dict.fromkeys(ready)), []
+        wanted = [v for v in dict.fromkeys(next_wanted) if v not in ask]
+        if not wanted:
+            break
+    ask += wanted  # still open after max_depth steps: ask for them as they are
+    return [], list(dict.fromkeys(ask))

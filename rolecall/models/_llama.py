@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 
 from rolecall.agents._templates import render
 from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, text_grammar
-from rolecall.models._grounding import candidate_values, ground_parameters
+from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers, way_forward
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 from rolecall.text import repeats
 
@@ -277,10 +277,16 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             chosen = list(tools)
             if not isinstance(tool_choice, str):
                 chosen = [t for t in tools if t["name"] == tool_choice.schema["name"]]
+            blocked: dict[str, list[str]] = {}
             if self._config.ground_identifiers:
                 candidates = candidate_values(_evidence(messages))
                 grounded = [(t, ground_parameters(dict(t.get("parameters") or {}), candidates)) for t in chosen]
                 pairs = [(t, p) for t, p in grounded if p is not None]
+                blocked = {
+                    t["name"]: missing_identifiers(dict(t.get("parameters") or {}), candidates)
+                    for t, p in grounded
+                    if p is None
+                }
                 if not pairs and tool_choice == "auto":
                     # Nothing can be called with what the chat holds: the model has to ask.
                     pairs = []
@@ -297,7 +303,12 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 for t, params in pairs
             }
             text = text_grammar(self._config.max_message_chars) if tool_choice == "auto" else None
-            return {"tool_step": {"calls": calls, "text": text, "answered": _answered_calls(messages)}}
+            step = {"calls": calls, "text": text, "answered": _answered_calls(messages)}
+            if text is not None and blocked:
+                # Lets the model pick any tool first and then find out what that tool still needs.
+                step["blocked"] = blocked
+                step["descriptions"] = {t["name"]: t.get("description") or "" for t in chosen}
+            return {"tool_step": step}
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             return {"response_format": {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}}
         if json_output:
@@ -359,28 +370,67 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             calling = draw < chance
             _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
 
-        def generate(grammar_text: str, **override: Any) -> tuple[str, dict[str, Any]]:
+        def generate(grammar_text: str, prompt: str = prompt, **override: Any) -> tuple[str, dict[str, Any]]:
             grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
             reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **{**settings, **override})
             _add_usage(usage, reply)
             return reply["choices"][0]["text"].strip(), reply
 
+        def ask(values: list[str]) -> dict[str, Any]:
+            """A question for the values a wanted tool still lacks, prompted by a note only the model sees."""
+            listed = " and ".join(value.replace("_", " ") for value in values)
+            note = {"role": "system", "content": render("local_ask", values=listed)}
+            text, reply = generate(step["text"], prompt=engine.prompt([*chat, note])[0])
+            return _chat_reply(text, reply, usage)
+
+        def route(wanted: list[str]) -> tuple[list[str], list[str]]:
+            """For the tools the model wants: those it can call now, else (via :func:`way_forward`)
+            the lookups that supply what they lack, else the values to ask the customer for."""
+            offered = [name for name in wanted if name in calls]
+            if offered or not wanted:
+                return offered, []
+            ready, values = way_forward(wanted[0], step.get("blocked", {}), step.get("descriptions", {}))
+            return [name for name in ready if name in calls], values
+
+        if calling and step.get("blocked"):
+            # The model first names the tool it wants, out of all of them. Offered only the
+            # callable ones, a 1.5B model calls whatever needs no id (a service status check, a
+            # hotel search with made-up values) instead of asking for the email it lacks.
+            names = [*calls, *step["blocked"]]
+            text, _ = generate(
+                call_grammar({"type": "object", "properties": {"name": {"enum": names}}, "required": ["name"]})
+            )
+            chosen = _loads(text)
+            offered, values = route(
+                [chosen["name"]] if isinstance(chosen, dict) and chosen.get("name") in names else []
+            )
+            if values:
+                return ask(values)
+            calls = {name: calls[name] for name in offered} or calls
+
         if not calling:
             text, reply = generate(step["text"])
-            named = [name for name in calls if re.search(rf"\b{re.escape(name)}\b", text)]
+            names = [*calls, *step.get("blocked", {})]
+            named = [name for name in names if re.search(rf"\b{re.escape(name)}\b", text)]
             # A canned refusal or a copy of an earlier message means the model is stuck.
             copied = repeats(text, _spoken(chat)) or _REFUSAL.search(text) is not None
             if copied and not calls:
                 # Nothing to call and the model repeats itself: one fresh draw, hotter.
                 _log.debug("text repeats an earlier message: drawing again")
                 text, reply = generate(step["text"], temperature=max(settings["temperature"], _REDRAW_TEMPERATURE))
-            if not calls or not (named or copied or _TALKS_ABOUT_CALLING.search(text)):
+            if not (named or copied or _TALKS_ABOUT_CALLING.search(text)):
                 return _chat_reply(text, reply, usage)
             # Prose that names a tool or says "call the function" is a call the draw turned into
             # text (customers never hear tool names), and a model that repeats an earlier message
-            # word for word is stuck: in both cases the call is the way forward.
+            # word for word is stuck: in both cases the call, or a question for what it needs,
+            # is the way forward.
+            offered, values = route(named)
+            if values:
+                return ask(values)
+            if not calls:
+                return _chat_reply(text, reply, usage)
             _log.debug("text talks about calling %s or repeats itself: calling instead", named or "a tool")
-            calls = {name: calls[name] for name in named} or calls
+            calls = {name: calls[name] for name in offered} or calls
         while True:
             text, reply = generate(call_grammar({"anyOf": list(calls.values())}))
             parsed = _loads(text)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import jsonschema
 
-from rolecall.models._grounding import MAX_CANDIDATES, candidate_values, ground_parameters, is_identifier
+from rolecall.models._grounding import (
+    MAX_CANDIDATES,
+    candidate_values,
+    ground_parameters,
+    is_identifier,
+    missing_identifiers,
+    way_forward,
+)
 
 REFUND = {
     "type": "object",
@@ -126,3 +133,56 @@ def test_an_amount_must_have_been_said_or_returned() -> None:
     assert grounded is not None and grounded["properties"]["amount_cents"]["enum"] == [100]
     # Nothing said or returned holds an amount: the tool waits until the customer says one.
     assert ground_parameters(credit, candidate_values(['{"customer_id": "C-12345"}'])) is None
+
+
+def test_missing_identifiers_name_the_required_values_no_candidate_fills() -> None:
+    parameters = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string", "pattern": "^ord_[a-z0-9]{4}$"},
+            "email": {"type": "string", "format": "email"},
+            "reason": {"type": "string", "enum": ["damaged", "late"]},
+            "note": {"type": "string"},
+        },
+        "required": ["order_id", "email", "reason", "note"],
+    }
+    assert missing_identifiers(parameters, ["ord_ab12"]) == ["email"]
+    assert missing_identifiers(parameters, ["a@b.example.com", "W-20417"]) == ["order_id"]
+    assert missing_identifiers(parameters, []) == ["order_id", "email"]
+
+
+# A shop where ids come from lookups whose descriptions say what they return.
+DESCRIPTIONS = {
+    "find_customer_by_email": "Looks up a customer by email. Returns the customer_id used by other tools.",
+    "find_order_by_number": "Finds an order by its number. Returns the order_id and the customer_id.",
+    "list_customer_orders": "Lists a customer's orders, each with its order_id.",
+    "cancel_order": "Cancels an order that has not shipped.",
+    "get_ticket": "Reads a support ticket.",
+}
+NOTHING_SAID = {
+    "find_customer_by_email": ["email"],
+    "find_order_by_number": ["order_number"],
+    "list_customer_orders": ["customer_id"],
+    "cancel_order": ["order_id"],
+    "get_ticket": ["ticket_id"],
+}
+
+
+def test_a_missing_id_leads_to_a_lookup_that_can_run_now() -> None:
+    email_said = {k: v for k, v in NOTHING_SAID.items() if k != "find_customer_by_email"}
+    # order_id <- list_customer_orders (needs customer_id) <- find_customer_by_email (callable)
+    assert way_forward("cancel_order", email_said, DESCRIPTIONS) == (["find_customer_by_email"], [])
+    number_said = {k: v for k, v in NOTHING_SAID.items() if k != "find_order_by_number"}
+    assert way_forward("cancel_order", number_said, DESCRIPTIONS) == (["find_order_by_number"], [])
+
+
+def test_with_no_lookup_ready_the_customer_is_asked_for_what_the_lookups_need() -> None:
+    assert way_forward("cancel_order", NOTHING_SAID, DESCRIPTIONS) == ([], ["order_number", "email"])
+    # Values that are not internal ids are the customer's, even if a description mentions them.
+    assert way_forward("find_customer_by_email", NOTHING_SAID, DESCRIPTIONS) == ([], ["email"])
+    # An internal id that no tool returns: ask for it as it is.
+    assert way_forward("get_ticket", NOTHING_SAID, DESCRIPTIONS) == ([], ["ticket_id"])
+
+
+def test_a_tool_that_is_not_blocked_needs_no_way_forward() -> None:
+    assert way_forward("cancel_order", {}, DESCRIPTIONS) == ([], [])

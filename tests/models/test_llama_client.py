@@ -173,7 +173,7 @@ class ScriptedEngine:
             for processor in settings["logits_processor"]:  # type: ignore[union-attr]
                 processor(None, self.logits)
             return {"choices": [{"text": ""}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
-        self.generations.append(settings)
+        self.generations.append({**settings, "prompt": prompt})
         text = self.texts.pop(0)
         return {"choices": [{"text": text, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1}}
 
@@ -219,3 +219,43 @@ def test_a_stock_refusal_with_a_tool_at_hand_becomes_a_call() -> None:
     engine = ScriptedEngine(*TEXT_ONLY, texts=["I'm sorry, but I can't assist with that.", call])
     content = _step(LlamaCppChatCompletionClient(tool_call_bias=0.0), LOOKED_UP, [FIND, TRACK], engine)
     assert content == f"<tool_call>\n{call}\n</tool_call>"
+
+
+CALL_ALWAYS = ([-5.0, 5.0], [False, True])  # chance of calling ~1: the draw always calls
+# FIND's description says it returns the order_id TRACK needs.
+FIND_SAYS = {**FIND, "description": "Find an order by its customer-facing number. Returns the order_id."}
+NO_NUMBER = [SystemMessage(content="You are a shop assistant."), UserMessage(content="Where is my parcel?", source="u")]
+
+
+def test_a_wanted_tool_that_lacks_an_id_leads_to_the_lookup_that_supplies_it() -> None:
+    number_only = [*NO_NUMBER[:1], UserMessage(content="My order is W-20417.", source="u")]
+    call = json.dumps({"name": FIND["name"], "arguments": {"order_number": "W-20417"}})
+    engine = ScriptedEngine(*CALL_ALWAYS, texts=[json.dumps({"name": TRACK["name"]}), call])
+    content = _step(LlamaCppChatCompletionClient(), number_only, [FIND_SAYS, TRACK], engine)
+    assert content == f"<tool_call>\n{call}\n</tool_call>"
+    assert len(engine.generations) == 2  # the name, then the lookup
+
+
+def test_a_wanted_tool_that_nothing_can_feed_yet_makes_the_model_ask_for_the_value() -> None:
+    question = "Could you tell me your order number?"
+    engine = ScriptedEngine(*CALL_ALWAYS, texts=[json.dumps({"name": TRACK["name"]}), question])
+    # Nothing callable is wanted: FIND needs an order number nobody said.
+    status = _tool("get_store_hours", "Opening hours.", "city", "^[A-Z][a-z]+$")
+    status["parameters"]["properties"]["city"] = {"type": "string"}
+    content = _step(LlamaCppChatCompletionClient(), NO_NUMBER, [status, FIND_SAYS, TRACK], engine)
+    assert content == question
+    assert "order number" in engine.generations[1]["prompt"]  # the note only the model sees
+    assert "order number" not in engine.generations[0]["prompt"]
+
+
+def test_a_wanted_tool_that_can_be_called_is_the_only_one_offered() -> None:
+    call = json.dumps({"name": TRACK["name"], "arguments": {"order_id": "ord_7h2k9x4m1q"}})
+    engine = ScriptedEngine(*CALL_ALWAYS, texts=[json.dumps({"name": TRACK["name"]}), call])
+    blocked = _tool("get_invoice", "An invoice.", "invoice_id", "^inv_[0-9]{4}$")
+    content = _step(LlamaCppChatCompletionClient(), LOOKED_UP, [FIND_SAYS, TRACK, blocked], engine)
+    assert content == f"<tool_call>\n{call}\n</tool_call>"
+    # The call's grammar (llama.cpp's GBNF text) spells only the wanted tool's name.
+    grammar = engine.generations[1]["grammar"]._grammar
+    assert TRACK["name"] in grammar and FIND["name"] not in grammar
+    # The name pass chose among all three, the one that cannot be called yet included.
+    assert all(t["name"] in engine.generations[0]["grammar"]._grammar for t in (FIND, TRACK, blocked))
