@@ -37,6 +37,67 @@ _AGENT_VOICE = re.compile(
 _CLOSING = re.compile(r"^\W*(?:thanks?|thank you|great|perfect|wonderful|awesome|excellent|got it)\b", re.IGNORECASE)
 
 
+# Words too common in personas and tool descriptions to say what either is about.
+_COMMON_WORDS = frozenset(
+    [
+        "about",
+        "after",
+        "also",
+        "been",
+        "before",
+        "does",
+        "each",
+        "either",
+        "every",
+        "from",
+        "have",
+        "into",
+        "just",
+        "more",
+        "most",
+        "only",
+        "other",
+        "over",
+        "same",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "used",
+        "uses",
+        "using",
+        "very",
+        "wants",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+    ]
+)
+# Words are compared on their first letters, so "refund", "refunds" and "refunded" meet.
+_STEM_LETTERS = 5
+
+
+def topic_stems(text: str) -> set[str]:
+    """The stems of the content words of ``text`` (4 or more letters, ``snake_case`` split), for
+    a rough measure of how much two texts are about the same thing."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return {word[:_STEM_LETTERS] for word in words if len(word) >= 4 and word not in _COMMON_WORDS}
+
+
 def plain_words(text: str) -> list[str]:
     """The words of ``text``, lower-cased, without punctuation."""
     return re.findall(r"\w+", text.lower())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.text import is_closing, plain_words, repeats, sounds_like_agent
+from rolecall.text import is_closing, plain_words, repeats, sounds_like_agent, topic_stems
 
 FOUND = "I found the order with order number W-48213. The order ID is ord_7h2k9x4m1q, and it is placed."
 
@@ -62,3 +62,10 @@ def test_sounds_like_agent(text: str, agent: bool) -> None:
 )
 def test_is_closing(text: str, closing: bool) -> None:
     assert is_closing(text) is closing
+
+
+def test_topic_stems_keep_content_words_and_meet_across_word_forms() -> None:
+    stems = topic_stems("She wants a refund: the skillet's handle was cracked when it arrived.")
+    assert {"refun", "skill", "handl", "crack", "arriv"} <= stems
+    assert not stems & {"she", "wants", "the", "when", "was"}
+    assert topic_stems("issue_refund") == {"issue", "refun"} and topic_stems("refunded") == {"refun"}

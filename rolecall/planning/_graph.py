@@ -9,12 +9,14 @@ returns a bare ``id`` and B takes ``<entity>_id`` where the entity is part of A'
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rolecall.scenario import Tool
+from rolecall.text import topic_stems
 
 _NUMERIC = {"integer", "number"}
 
@@ -118,6 +120,7 @@ class DataflowGraph:
         self.tools = {tool.name: tool for tool in tools}
         self.output_schemas = output_schemas
         self.edges: list[Edge] = list(self._find_edges())
+        self._stems: dict[str, set[str]] | None = None  # per tool, for sample_chain_about
 
     def _find_edges(self) -> Iterator[Edge]:
         for source in self.tools.values():
@@ -190,3 +193,33 @@ class DataflowGraph:
                 break
             chain.append(rng.choice(options))
         return chain
+
+    def sample_chain_about(self, rng: random.Random, length: int, topic: str, draws: int = 12) -> list[str]:
+        """A chain as :meth:`sample_chain` draws it, favouring chains about ``topic`` (a persona).
+
+        Draws ``draws`` chains and picks one with weight ``e ** overlap``. ``overlap`` adds up
+        the topic's word stems found in the chain's tools (names and descriptions), each stem
+        weighted by how rare it is among all the tools (inverse document frequency: "order" is
+        in every shop tool and says little, "refund" in one), and the last tool, the goal,
+        counts twice. A persona who "wants a refund for the skillet" then mostly gets a plan
+        that ends in a refund, and the simulated customer, who reads the persona too, asks for
+        what was planned. A persona with no wish, only a manner, shares few words with any tool
+        and keeps a near-uniform draw.
+        """
+        about = topic_stems(topic)
+        chains = [self.sample_chain(rng, length) for _ in range(draws)]
+        weights = [math.exp(self._overlap(chain, about)) for chain in chains]
+        return rng.choices(chains, weights=weights)[0]
+
+    def _overlap(self, chain: list[str], about: set[str]) -> float:
+        if self._stems is None:
+            self._stems = {
+                name: topic_stems(f"{name.replace('_', ' ')} {tool.description}") for name, tool in self.tools.items()
+            }
+        counts: dict[str, int] = {}
+        for stems in self._stems.values():
+            for stem in stems:
+                counts[stem] = counts.get(stem, 0) + 1
+        rarity = {stem: math.log((1 + len(self._stems)) / (1 + count)) for stem, count in counts.items()}
+        shared = set().union(*(self._stems[name] for name in chain)) & about
+        return sum(rarity[stem] for stem in shared) + sum(rarity[stem] for stem in self._stems[chain[-1]] & about)

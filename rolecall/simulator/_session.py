@@ -196,7 +196,9 @@ class _Session:
                 # A fresh chain of tools: a model that failed twice on one chain often keeps
                 # making the same mistake on it (a field the tool does not return, say).
                 length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
-                chain = self.context.graph.sample_chain(self.rng, length)
+                persona = self.dialogue.persona
+                topic = " ".join([persona.description, *persona.facts])  # fact names: "new_address"
+                chain = self.context.graph.sample_chain_about(self.rng, length, topic)
                 # Constrained to the suggested tools: models cannot invent tool or parameter names.
                 functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
                 # The scenario's minimum holds (a lone call has nothing to hide), unless the tool

@@ -84,6 +84,44 @@ def test_sample_chain_is_connected_and_seeded() -> None:
             assert graph.edges_between(chain[:position], name), chain
 
 
+# A shop where the lookups can end in cancelling an order or in tracking its parcel.
+TRACK = Tool(
+    "track_shipment",
+    "Where the parcel of an order is now, and when it will arrive.",
+    {"type": "object", "properties": {"order_id": STR}, "required": ["order_id"]},
+    {"type": "object", "properties": {"status": STR}},
+)
+SHOP = [FIND, ORDERS, CANCEL, TRACK]
+
+
+def _goal_counts(topic: str) -> dict[str, int]:
+    graph = DataflowGraph(SHOP, {t.name: t.returns for t in SHOP})
+    counts: dict[str, int] = {}
+    for seed in range(200):
+        chain = graph.sample_chain_about(random.Random(seed), 3, topic)
+        for position, name in enumerate(chain[1:], start=1):  # still a chain sample_chain could draw
+            assert graph.edges_between(chain[:position], name), chain
+        counts[chain[-1]] = counts.get(chain[-1], 0) + 1
+    return counts
+
+
+def test_chains_about_a_persona_favour_tools_that_share_its_words() -> None:
+    plain = _goal_counts("A calm person who writes short messages.")
+    cancel = _goal_counts("Placed an order by mistake and wants to cancel it.")
+    parcel = _goal_counts("Wonders where the parcel is and when it will arrive.")
+    # The same seeds draw the same candidate chains; the persona's wish picks among them.
+    assert 0 < plain["cancel_order"] < 200 and 0 < plain["track_shipment"] < 200
+    assert cancel["cancel_order"] >= 1.5 * plain["cancel_order"]
+    assert parcel["track_shipment"] >= 1.5 * plain["track_shipment"]
+
+
+def test_chains_about_a_persona_are_seeded() -> None:
+    graph = DataflowGraph(TOOLS, SCHEMAS)
+    topic = "wants to cancel an order"
+    draws = [graph.sample_chain_about(random.Random(seed), 3, topic) for seed in range(10)]
+    assert draws == [graph.sample_chain_about(random.Random(seed), 3, topic) for seed in range(10)]
+
+
 def test_output_fields_and_schema_paths() -> None:
     paths = [f.path for f in output_fields(ORDERS.returns)]
     assert ("orders",) in paths and ("orders", "0", "order_id") in paths
