@@ -154,6 +154,7 @@ class _Session:
         try:
             for turn in range(turns):
                 plan = await self._plan(turn)
+                self.simulator.needed_fields = self._needed_fields(plan)
                 if turn == 0 and self.settings.prior_calls.enabled:
                     plan = await self._move_to_prior(plan)
                 hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
@@ -231,6 +232,16 @@ class _Session:
         raise DialogueFailed(
             "planner", f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}"
         )
+
+    def _needed_fields(self, plan: TurnPlan) -> dict[str, list[tuple[str, ...]]]:
+        """For each tool, the output paths this turn's plan takes values from."""
+        tools = {**self._earlier_calls(), **{call.id: call.name for call in plan.calls}}
+        needed: dict[str, list[tuple[str, ...]]] = {}
+        for call in plan.calls:
+            for _, ref in call.references():
+                if ref.call in tools and ref.path not in needed.setdefault(tools[ref.call], []):
+                    needed[tools[ref.call]].append(ref.path)
+        return needed
 
     def _earlier_calls(self) -> dict[str, str]:
         calls = {p.id: p.name for p in self.dialogue.prior_calls}

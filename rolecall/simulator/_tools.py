@@ -107,6 +107,9 @@ class ToolSimulator:
         self.attempts = attempts
         self.calls: list[SimulatedCall] = []
         self.failure: str | None = None
+        # Tool name -> output paths a planned call takes a value from ("services.0.ticket_id"):
+        # results of that tool must hold a value there, or the plan cannot be carried out.
+        self.needed_fields: dict[str, list[tuple[str, ...]]] = {}
         # Parallel calls of one assistant message arrive concurrently; answering them one at
         # a time, in arrival order, keeps results deterministic and mutually consistent.
         self._lock = asyncio.Lock()
@@ -148,6 +151,8 @@ class ToolSimulator:
 
     async def _invent(self, tool: Tool, arguments: dict[str, Any]) -> Any:
         schema = self.output_schemas.get(tool.name) or {"type": "object"}
+        for path in self.needed_fields.get(tool.name, []):
+            schema = with_value_at(schema, path)
         reply_type = json_object_reply(f"{tool.name}_result", dict(schema))
         feedback = ""
         problems: list[str] = []
@@ -184,3 +189,28 @@ class ToolSimulator:
             for call in self.calls
         ]
         return "\n".join(lines)
+
+
+def with_value_at(schema: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of an output ``schema`` in which ``path`` must hold a value: each object on the
+    way requires the next field, a list (``0``) holds at least one item, and the field itself
+    may not be null. Parts the schema does not declare are left open."""
+    copied = json.loads(json.dumps(schema))
+    node: Any = copied
+    for part in path:
+        if not isinstance(node, dict):
+            break
+        if part.isdigit() and isinstance(node.get("items"), dict):
+            node["minItems"] = max(int(node.get("minItems", 0)), int(part) + 1)
+            node = node["items"]
+            continue
+        properties = node.get("properties")
+        if not isinstance(properties, dict) or not isinstance(properties.get(part), dict):
+            break
+        node["required"] = list(dict.fromkeys([*(node.get("required") or []), part]))
+        node = properties[part]
+    else:
+        types = node.get("type") if isinstance(node, dict) else None
+        if isinstance(types, list) and "null" in types and len(types) > 1:
+            node["type"] = [t for t in types if t != "null"]
+    return copied

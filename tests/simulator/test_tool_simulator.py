@@ -8,8 +8,9 @@ import random
 from typing import Any
 
 from rolecall.agents import Usage
-from rolecall.scenario import FaultSettings, Tool
+from rolecall.scenario import FaultSettings, Tool, value_validator
 from rolecall.simulator import ToolSimulator, repair
+from rolecall.simulator._tools import with_value_at
 
 ORDER = Tool(
     "get_order",
@@ -115,3 +116,41 @@ def test_repair_only_fixes_near_misses() -> None:
     }
     assert repair({"n": "3", "s": 4, "junk": True}, schema) == {"n": 3, "s": "4"}
     assert repair({"n": "three"}, schema) == {"n": "three"}
+
+
+STATUS = Tool(
+    "get_status",
+    "Service status.",
+    {"type": "object", "properties": {}},
+    {
+        "type": "object",
+        "properties": {
+            "services": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"ticket_id": {"type": ["string", "null"]}}},
+            }
+        },
+    },
+)
+
+
+def test_with_value_at_requires_the_path_and_forbids_null_there() -> None:
+    schema = with_value_at(STATUS.returns, ("services", "0", "ticket_id"))
+    validator = value_validator(schema)
+    assert validator.is_valid({"services": [{"ticket_id": "INC-1"}]})
+    for missing in ({}, {"services": []}, {"services": [{}]}, {"services": [{"ticket_id": None}]}):
+        assert not validator.is_valid(missing), missing
+    assert value_validator(STATUS.returns).is_valid({"services": [{"ticket_id": None}]})  # the original is kept
+    # A path the schema does not declare leaves the rest as it was.
+    assert with_value_at(STATUS.returns, ("nothing", "here")) == STATUS.returns
+
+
+def test_a_result_a_plan_takes_a_value_from_must_hold_that_value() -> None:
+    role = ScriptedRole([{"services": [{"ticket_id": None}]}, {"services": [{"ticket_id": "INC-7"}]}])
+    simulator = ToolSimulator(
+        {"get_status": STATUS}, {"get_status": STATUS.returns}, role, random.Random(1), FaultSettings(rate=0.0), {}, "d"
+    )
+    simulator.needed_fields = {"get_status": [("services", "0", "ticket_id")]}
+    result = json.loads(_run(simulator.execute("get_status", {}, "c1")))
+    assert result == {"services": [{"ticket_id": "INC-7"}]}
+    assert "did not match the output schema" in role.prompts[1]
