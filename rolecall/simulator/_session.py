@@ -381,6 +381,14 @@ class _Session:
             else:
                 break
             reply = await self._user_says(plan, correction, needed=missing or needed)
+        # Still short of values after every draft (the 1.5B user writes "please provide my
+        # email" instead of giving it): the values are stated after the model's words, so the
+        # agent can act on them. Objects (an address as JSON) are no customer's words; left out.
+        unstated = self._unstated(plan, [*said, reply.message])
+        stated = [(label, value) for label, value in unstated if not value.startswith(("{", "["))]
+        if stated and not self._voice_problem(reply.message):
+            details = render("user_opening_details", details=", ".join(f"{k}: {v}" for k, v in stated)).strip()
+            reply = reply.model_copy(update={"message": f"{reply.message.rstrip()} {details}"})
         return reply
 
     def _voice_problem(self, message: str) -> str:

@@ -189,8 +189,10 @@ def test_redrafting_the_opening_is_bounded(tmp_path: Path) -> None:
 
     backend = Backend(GOOD_STEPS, stubborn_user)
     dialogue = _play(_context(tmp_path), backend)
-    assert dialogue.messages[0]["content"] == "Please close my account."  # the last draft is used
+    # The last draft is used, with the values it still leaves out stated after it.
+    assert dialogue.messages[0]["content"] == "Please close my account. My details: email: ann@example.com."
     assert len(backend.roles["user"].prompts) == OPENING_ATTEMPTS + 1
+    assert dialogue.end_reason == COMPLETED
 
 
 @pytest.mark.parametrize(
