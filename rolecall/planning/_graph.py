@@ -120,7 +120,7 @@ class DataflowGraph:
         self.tools = {tool.name: tool for tool in tools}
         self.output_schemas = output_schemas
         self.edges: list[Edge] = list(self._find_edges())
-        self._stems: dict[str, set[str]] | None = None  # per tool, for sample_chain_about
+        self._stems: tuple[dict[str, set[str]], dict[str, float]] | None = None  # see _tool_stems
 
     def _find_edges(self) -> Iterator[Edge]:
         for source in self.tools.values():
@@ -212,14 +212,19 @@ class DataflowGraph:
         return rng.choices(chains, weights=weights)[0]
 
     def _overlap(self, chain: list[str], about: set[str]) -> float:
+        stems, rarity = self._tool_stems()
+        shared = set().union(*(stems[name] for name in chain)) & about
+        return sum(rarity[stem] for stem in shared) + sum(rarity[stem] for stem in stems[chain[-1]] & about)
+
+    def _tool_stems(self) -> tuple[dict[str, set[str]], dict[str, float]]:
+        """Each tool's word stems, and each stem's rarity among the tools (log inverse document
+        frequency); worked out once, on first use."""
         if self._stems is None:
-            self._stems = {
-                name: topic_stems(f"{name.replace('_', ' ')} {tool.description}") for name, tool in self.tools.items()
-            }
-        counts: dict[str, int] = {}
-        for stems in self._stems.values():
-            for stem in stems:
-                counts[stem] = counts.get(stem, 0) + 1
-        rarity = {stem: math.log((1 + len(self._stems)) / (1 + count)) for stem, count in counts.items()}
-        shared = set().union(*(self._stems[name] for name in chain)) & about
-        return sum(rarity[stem] for stem in shared) + sum(rarity[stem] for stem in self._stems[chain[-1]] & about)
+            stems = {name: topic_stems(f"{name.replace('_', ' ')} {t.description}") for name, t in self.tools.items()}
+            counts: dict[str, int] = {}
+            for found in stems.values():
+                for stem in found:
+                    counts[stem] = counts.get(stem, 0) + 1
+            rarity = {stem: math.log((1 + len(stems)) / (1 + count)) for stem, count in counts.items()}
+            self._stems = (stems, rarity)
+        return self._stems
