@@ -390,3 +390,19 @@ def test_a_plan_shorter_than_the_scenarios_minimum_is_sent_back(tmp_path: Path) 
     first, second = backend.roles["planner"].prompts
     assert "Plan between 2 and 2 calls." in first
     assert "the plan has 1 call(s), fewer than 2" in second
+
+
+def test_results_the_plan_takes_a_value_from_are_asked_for_with_that_value(tmp_path: Path) -> None:
+    # find_customer may answer customer_id: null, but the plan's close_account needs it.
+    nullable = SCENARIO.replace(
+        "returns: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}",
+        'returns: {type: object, properties: {customer_id: {type: [string, "null"]}}}',
+    )
+    backend = Backend(GOOD_STEPS, polite_user)
+    dialogue = _play(_context(tmp_path, text=nullable), backend)
+    assert dialogue.end_reason == COMPLETED
+    lookups = [p for p in backend.roles["tool_simulator"].prompts if "answer now:\nfind_customer(" in p]
+    assert lookups and all(
+        '{"type": "object", "properties": {"customer_id": {"type": ["string"]}}, "required": ["customer_id"]}' in p
+        for p in lookups
+    )
