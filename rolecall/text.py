@@ -28,7 +28,11 @@ _AGENT_VOICE = re.compile(
     r"|i(?:'|\u2019)?ll do my best to (?:help|assist)"
     r"|thanks? (?:you )?for contacting"
     r"|(?:can|could) you (?:please )?provide (?:me with )?your"
-    r"|please provide (?:me with )?your)\b",
+    r"|please provide (?:me with )?your"
+    # The customer's own details are "my email"; "your email" is the agent's view of them.
+    r"|i (?:cannot|can't|can\u2019t|can not|don't|don\u2019t|do not) (?:provide|give|share|have) (?:access to )?your)\b"
+    # Asking for "more details" with nothing after it: the agent's question to a vague request.
+    r"|\b(?:can|could) you (?:please )?provide (?:me with )?(?:more|further) (?:details|information)\s*[?.!]",
     re.IGNORECASE,
 )
 

@@ -43,6 +43,11 @@ def test_repeats(text: str, earlier: list[str], expected: bool) -> None:
         ("I need a refund for order W-39550; my email is priya.raman@example.com.", False),
         ("Can you provide the refund amount, please?", False),
         ("Thanks for your help!", False),
+        ("I'm sorry, but I cannot provide your email or order number as they are confidential.", True),
+        ("I don't have access to your work email.", True),
+        ("I can't access your website, so I am writing here.", False),  # a customer's complaint
+        ("I'm not sure what you need. Could you please provide me with more details?", True),
+        ("Can you provide more details about the refund?", False),
     ],
 )
 def test_sounds_like_agent(text: str, agent: bool) -> None:
