@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -27,18 +29,41 @@ class PlanReply(BaseModel):
 REFERENCE_PATTERN = r"^[$][0-9]+[.][A-Za-z0-9_.-]+$"
 
 
-def plan_reply_for(tools: list[dict[str, Any]], max_calls: int, min_calls: int = 1) -> type[PlanReply]:
+def reference_pattern(paths: Sequence[Sequence[str]] | None = None) -> str:
+    """The pattern of a ``$k.field`` reference; with ``paths``, only to those output fields.
+
+    A list index in a path ("orders", "0", "order_id") admits any index. Plain groups and
+    character classes only: llama.cpp's grammar converter handles no other regex syntax.
+    """
+    parts = {part for path in paths or () for part in path}
+    if not paths or not all(re.fullmatch(r"[A-Za-z0-9_-]+", part) for part in parts):
+        return REFERENCE_PATTERN  # unknown outputs, or names the pattern would have to escape
+    shown = sorted(
+        {"[.]".join("[0-9]+" if part.isdigit() else part.replace("-", "[-]") for part in path) for path in paths}
+    )
+    return rf"^[$][0-9]+[.]({'|'.join(shown)})$"
+
+
+def plan_reply_for(
+    tools: list[dict[str, Any]],
+    max_calls: int,
+    min_calls: int = 1,
+    reference_paths: Sequence[Sequence[str]] | None = None,
+) -> type[PlanReply]:
     """A :class:`PlanReply` whose advertised schema only admits ``tools`` and their parameters.
 
     Grammar-constrained models (and servers honouring JSON-Schema response formats) then cannot
-    invent tools or parameter names; any argument may still be a ``$k.field`` reference.
+    invent tools or parameter names; any argument may still be a ``$k.field`` reference, to one
+    of ``reference_paths`` where they are given (the output fields of the tools the plan can use:
+    the 1.5B planner otherwise references fields no tool returns, "$1.last_name").
     ``tools`` are OpenAI function dicts (name, parameters).
     """
+    reference = {"type": "string", "pattern": reference_pattern(reference_paths)}
     options = []
     for tool in tools:
         parameters = tool.get("parameters") or {}
         properties = {
-            name: {"anyOf": [copy.deepcopy(schema), {"type": "string", "pattern": REFERENCE_PATTERN}]}
+            name: {"anyOf": [copy.deepcopy(schema), copy.deepcopy(reference)]}
             for name, schema in (parameters.get("properties") or {}).items()
         }
         options.append(

@@ -205,7 +205,9 @@ class _Session:
                 # The scenario's minimum holds (a lone call has nothing to hide), unless the tool
                 # graph offered a shorter chain.
                 min_calls = min(self.settings.plan_length.min, len(chain))
-                reply_type = plan_reply_for(functions, self.settings.plan_length.max, min_calls)
+                reply_type = plan_reply_for(
+                    functions, self.settings.plan_length.max, min_calls, self._referable_paths(chain, earlier)
+                )
                 feedback = ""
             prompt = render(
                 "planner_task",
@@ -232,6 +234,17 @@ class _Session:
         raise DialogueFailed(
             "planner", f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}"
         )
+
+    def _referable_paths(self, chain: list[str], earlier: Mapping[str, str]) -> list[tuple[str, ...]] | None:
+        """Output paths a plan's references may name: those of the chain's tools and of earlier
+        calls. None (any path) where a tool's outputs are unknown."""
+        paths: list[tuple[str, ...]] = []
+        for name in {*chain, *earlier.values()}:
+            fields = output_fields(self.context.output_schemas.get(name))
+            if not fields:
+                return None
+            paths += [f.path for f in fields]
+        return paths
 
     def _needed_fields(self, plan: TurnPlan) -> dict[str, list[tuple[str, ...]]]:
         """For each tool, the output paths this turn's plan takes values from."""
@@ -353,6 +366,10 @@ class _Session:
             if problem:  # a small model parrots the agent or itself, or answers as the agent
                 correction = render("user_voice_correction", draft=reply.message, problem=problem)
                 reply = await self._user_says(plan, correction, hint=hint)
+            if not plan_done:
+                reply = self._with_asked_details(plan, step.text or "", reply)
+            if self._voice_problem(reply.message):  # still not the customer's own words after a redraft
+                reply = _scripted_reply(plan_done, fault_this_turn) or reply
             if reply.status == "done" or (plan_done and reply.status == "continue" and is_closing(reply.message)):
                 return COMPLETED
             if reply.status == "give_up":
@@ -390,6 +407,29 @@ class _Session:
             details = render("user_opening_details", details=", ".join(f"{k}: {v}" for k, v in stated)).strip()
             reply = reply.model_copy(update={"message": f"{reply.message.rstrip()} {details}"})
         return reply
+
+    def _with_asked_details(self, plan: TurnPlan, agent_text: str, reply: UserReply) -> UserReply:
+        """``reply`` with the planned values the agent just asked for, where it leaves them out.
+
+        The 1.5B user answers "Please provide your email" with "I cannot provide your email" or
+        by asking the agent for it; the agent then asks again until the dialogue stalls. A value
+        counts as asked for when every word of its label ("order number") is in the agent's text.
+        A reply that states none of them is replaced (it dodged the question, and a refusal
+        followed by the values reads as nonsense); one that states some gets the rest appended.
+        """
+        asked = [
+            (label, value)
+            for label, value in self._unstated(plan, [])
+            if _mentions(agent_text, label) and not value.startswith(("{", "["))  # objects: as in _opening
+        ]
+        missing = [pair for pair in self._unstated(plan, [reply.message]) if pair in asked]
+        if not missing:
+            return reply
+        details = ", ".join(f"{label}: {value}" for label, value in missing)
+        if len(missing) == len(asked):
+            return UserReply(message=render("user_answer_details", details=details).strip(), status="continue")
+        message = f"{reply.message.rstrip()} {render('user_opening_details', details=details).strip()}"
+        return UserReply(message=message, status="continue")
 
     def _voice_problem(self, message: str) -> str:
         """Why ``message`` is not a customer's next message, or "" when it is."""
@@ -498,6 +538,23 @@ async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: in
     except DialogueFailed as failure:
         failure.dialogue = session.dialogue  # type: ignore[attr-defined]
         raise
+
+
+def _scripted_reply(plan_done: bool, fault: bool) -> UserReply | None:
+    """The customer's reply when the model could not write one of its own, where the state of
+    the turn says what it must be: thanks once the plan is done, letting go after a fault."""
+    if plan_done:
+        return UserReply(message=render("user_fallback_done").strip(), status="done")
+    if fault:
+        return UserReply(message=render("user_fallback_fault").strip(), status="give_up")
+    return None
+
+
+def _mentions(text: str, label: str) -> bool:
+    """Whether every word of ``label`` ("order number") starts a word of ``text``."""
+    lowered = text.lower()
+    words = label.lower().split()
+    return bool(words) and all(re.search(rf"\b{re.escape(word)}", lowered) for word in words)
 
 
 def _has_own_name(persona: Persona) -> bool:

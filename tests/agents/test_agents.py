@@ -103,3 +103,35 @@ def test_plan_reply_schema_admits_only_the_given_tools_parameters_and_references
     at_least_two = plan_reply_for(tools, max_calls=3, min_calls=2).model_json_schema()
     jsonschema.validate(good, at_least_two)
     assert not jsonschema.Draft202012Validator(at_least_two).is_valid({**good, "calls": good["calls"][:1]})
+
+
+@pytest.mark.parametrize(
+    ("reference", "valid"),
+    [
+        ("$1.orders.0.id", True),
+        ("$12.orders.3.id", True),  # any call, any index
+        ("$1.customer_id", True),
+        ("$1.last_name", False),  # no tool returns it
+        ("$1.orders.id", False),
+        ("$1.orders.0.id.extra", False),
+    ],
+)
+def test_plan_references_can_be_limited_to_known_output_paths(reference: str, valid: bool) -> None:
+    import jsonschema
+
+    from rolecall.agents import plan_reply_for
+
+    tool = {"name": "cancel", "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}
+    paths = [("orders", "0", "id"), ("customer_id",)]
+    schema = plan_reply_for([tool], max_calls=2, reference_paths=paths).model_json_schema()
+    # order_id is a string, so any text passes its own branch; the reference branch is what is tested.
+    reference_schema = schema["properties"]["calls"]["items"]["anyOf"][0]["properties"]["arguments"]["properties"][
+        "order_id"
+    ]["anyOf"][1]
+    assert jsonschema.Draft202012Validator(reference_schema).is_valid(reference) is valid
+    # Without paths, any field name is admitted (outputs unknown).
+    open_schema = plan_reply_for([tool], max_calls=2).model_json_schema()
+    open_reference = open_schema["properties"]["calls"]["items"]["anyOf"][0]["properties"]["arguments"]["properties"][
+        "order_id"
+    ]["anyOf"][1]
+    assert jsonschema.Draft202012Validator(open_reference).is_valid("$1.last_name")

@@ -78,3 +78,16 @@ def test_the_planner_writes_its_calls_before_the_goal() -> None:
     gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
     root = next(line for line in gbnf.splitlines() if line.startswith("root ::="))
     assert root.index("calls-kv") < root.index("goal-kv")
+
+
+def test_a_plan_grammar_with_named_reference_paths_parses_in_llama_cpp() -> None:
+    llama_cpp = pytest.importorskip("llama_cpp", reason='needs llama-cpp-python: pip install -e ".[local-small]"')
+    from rolecall.agents import plan_reply_for
+
+    tool = {"name": "cancel", "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}
+    paths = [("orders", "0", "order_id"), ("customer_id",), ("x-ray",)]
+    schema = grammar_safe(plan_reply_for([tool], max_calls=3, reference_paths=paths).model_json_schema())
+    gbnf = llama_cpp.llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False) is not None
+    reference_rule = next(line for line in gbnf.splitlines() if "[$]" in line)
+    assert '"order' in reference_rule and "[0-9]+" in reference_rule  # the paths, indices open

@@ -57,9 +57,11 @@ class Role:
         self.answer = answer
         self.usage = Usage()
         self.prompts: list[str] = []
+        self.reply_types: list[Any] = []
 
     async def ask(self, system: str, prompt: str, reply_type: Any, history: Any = ()) -> Any:
         self.prompts.append(system + "\n" + prompt)
+        self.reply_types.append(reply_type)
         self.usage.add(Usage(10, 5, 1))
         return reply_type.model_validate(self.answer(system + "\n" + prompt))
 
@@ -406,3 +408,94 @@ def test_results_the_plan_takes_a_value_from_are_asked_for_with_that_value(tmp_p
         '{"type": "object", "properties": {"customer_id": {"type": ["string"]}}, "required": ["customer_id"]}' in p
         for p in lookups
     )
+
+
+def _answers(first: str, later: str, later_status: str = "continue") -> Callable[[str], dict[str, Any]]:
+    def user(prompt: str) -> dict[str, Any]:
+        if OPENING in prompt:
+            return {"message": first, "status": "continue"}
+        return {"message": later, "status": later_status}
+
+    return user
+
+
+WITH_REASON = SCENARIO.replace(
+    "properties: {customer_id: {type: string}}, required: [customer_id]}\n"
+    "    returns: {type: object, properties: {status",
+    "properties: {customer_id: {type: string}, reason: {type: string}}, required: [customer_id]}\n"
+    "    returns: {type: object, properties: {status",
+)
+PLAN_WITH_REASON = {
+    "goal": "Close my account.",
+    "calls": [
+        PLAN["calls"][0],
+        {**PLAN["calls"][1], "arguments": {"customer_id": "$1.customer_id", "reason": "moving abroad"}},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        # It states none of them (here it dodges the question): the values replace it.
+        ("I cannot share that, it is private.", "Here are my details: email: ann@example.com, reason: moving abroad."),
+        # It states some: the rest follow its words.
+        ("I am moving abroad.", "I am moving abroad. My details: email: ann@example.com."),
+    ],
+    ids=["dodged", "partly-answered"],
+)
+def test_values_the_agent_asks_for_are_stated_in_the_users_reply(tmp_path: Path, reply: str, said: str) -> None:
+    assert WITH_REASON != SCENARIO
+    steps = [("say", "Which email is the account under, and what is the reason?"), *GOOD_STEPS]
+    # The agent asks again for values the opening already gave: the reply must still hold them.
+    user = _answers("Please close my account, email ann@example.com, I am moving abroad.", reply)
+    dialogue = _play(_context(tmp_path, text=WITH_REASON), Backend(steps, user, plan=PLAN_WITH_REASON))
+    users = [m["content"] for m in dialogue.messages if m["role"] == "user"]
+    assert users[1] == said
+
+
+def test_a_reply_is_left_alone_when_the_agent_asks_for_nothing_the_plan_holds(tmp_path: Path) -> None:
+    steps = [("say", "Which shop is it?"), *GOOD_STEPS]
+    user = _answers("Please close my account, email ann@example.com.", "The one in town.")
+    dialogue = _play(_context(tmp_path), Backend(steps, user))
+    assert [m["content"] for m in dialogue.messages if m["role"] == "user"][1] == "The one in town."
+
+
+@pytest.mark.parametrize(
+    ("steps", "rate", "ending"),
+    [
+        # Every planned call answered: the customer thanks the agent and the turn completes.
+        (GOOD_STEPS, 0.0, COMPLETED),
+        # The system failed (an injected fault): the customer lets go.
+        ([("call", "find_customer", {"email": "ann@example.com"}), ("say", "Sorry.")], 0.5, GAVE_UP_AFTER_FAULT),
+    ],
+    ids=["plan-done", "after-fault"],
+)
+def test_a_reply_still_in_the_agents_voice_after_its_redraft_is_scripted(
+    tmp_path: Path, steps: list, rate: float, ending: str
+) -> None:
+    agent_voice = "I'd be happy to help you with anything else."
+    user = _answers("Please close my account, email ann@example.com.", agent_voice)
+    context = _context(tmp_path, extra=f"faults: {{rate: {rate}, kinds: [not_found]}}\n")
+    dialogue = asyncio.run(simulate_dialogue(context, Backend(steps, user), index=3))  # index 3 faults the 1st call
+    # The closing reply itself is not recorded; without the script the agent-voiced reply
+    # would go on to the agent and the turn would stall.
+    assert dialogue.end_reason == ending
+
+
+def test_an_agent_voiced_reply_mid_turn_is_kept_for_the_stall_rules(tmp_path: Path) -> None:
+    steps = [("say", "Anything else?")] * 4
+    user = _answers("Please close my account, email ann@example.com.", "How can I help you today?")
+    dialogue = _play(_context(tmp_path), Backend(steps, user))
+    assert dialogue.end_reason in {"stalled_user_repeating", "no_progress"}
+
+
+def test_the_planner_may_reference_only_fields_its_tools_return(tmp_path: Path) -> None:
+    backend = Backend(GOOD_STEPS, polite_user)
+    _play(_context(tmp_path), backend)
+    schema = backend.roles["planner"].reply_types[0].model_json_schema()
+    options = schema["properties"]["calls"]["items"]["anyOf"]
+    arguments = [o["properties"]["arguments"]["properties"] for o in options]
+    patterns = {a[name]["anyOf"][1]["pattern"] for a in arguments for name in a}
+    # The mini shop's tools return customer_id and status, nothing else.
+    assert patterns == {"^[$][0-9]+[.](customer_id|status)$"}
