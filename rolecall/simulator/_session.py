@@ -417,6 +417,8 @@ class _Session:
         A reply that states none of them is replaced (it dodged the question, and a refusal
         followed by the values reads as nonsense); one that states some gets the rest appended.
         """
+        if not _asks(agent_text):  # "a label will be sent to your email" asks for nothing
+            return reply
         asked = [
             (label, value)
             for label, value in self._unstated(plan, [])
@@ -548,6 +550,14 @@ def _scripted_reply(plan_done: bool, fault: bool) -> UserReply | None:
     if fault:
         return UserReply(message=render("user_fallback_fault").strip(), status="give_up")
     return None
+
+
+_REQUEST = re.compile(r"\?|\b(?:please (?:provide|share|give|tell|confirm|send|enter)|(?:can|could|would) you)\b", re.I)
+
+
+def _asks(text: str) -> bool:
+    """Whether the agent's message asks the customer something."""
+    return _REQUEST.search(text) is not None
 
 
 def _mentions(text: str, label: str) -> bool:

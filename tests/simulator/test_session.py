@@ -499,3 +499,10 @@ def test_the_planner_may_reference_only_fields_its_tools_return(tmp_path: Path) 
     patterns = {a[name]["anyOf"][1]["pattern"] for a in arguments for name in a}
     # The mini shop's tools return customer_id and status, nothing else.
     assert patterns == {"^[$][0-9]+[.](customer_id|status)$"}
+
+
+def test_a_label_in_a_message_that_asks_nothing_adds_no_values(tmp_path: Path) -> None:
+    steps = [("say", "A confirmation will go to your email."), *GOOD_STEPS]
+    user = _answers("Please close my account, email ann@example.com.", "Good, go ahead.")
+    dialogue = _play(_context(tmp_path), Backend(steps, user))
+    assert [m["content"] for m in dialogue.messages if m["role"] == "user"][1] == "Good, go ahead."
