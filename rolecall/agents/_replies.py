@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -49,6 +49,7 @@ def plan_reply_for(
     max_calls: int,
     min_calls: int = 1,
     reference_paths: Sequence[Sequence[str]] | None = None,
+    parameter_paths: Mapping[str, Mapping[str, Sequence[Sequence[str]]]] | None = None,
 ) -> type[PlanReply]:
     """A :class:`PlanReply` whose advertised schema only admits ``tools`` and their parameters.
 
@@ -56,14 +57,20 @@ def plan_reply_for(
     invent tools or parameter names; any argument may still be a ``$k.field`` reference, to one
     of ``reference_paths`` where they are given (the output fields of the tools the plan can use:
     the 1.5B planner otherwise references fields no tool returns, "$1.last_name").
+    ``parameter_paths`` (tool -> parameter -> paths) narrows a parameter's references further,
+    to the fields known to feed it (``order_id`` from an ``order_id``, not a ``member_since``).
     ``tools`` are OpenAI function dicts (name, parameters).
     """
-    reference = {"type": "string", "pattern": reference_pattern(reference_paths)}
+
+    def reference(tool: str, parameter: str) -> dict[str, Any]:
+        paths = (parameter_paths or {}).get(tool, {}).get(parameter) or reference_paths
+        return {"type": "string", "pattern": reference_pattern(paths)}
+
     options = []
     for tool in tools:
         parameters = tool.get("parameters") or {}
         properties = {
-            name: {"anyOf": [copy.deepcopy(schema), copy.deepcopy(reference)]}
+            name: {"anyOf": [copy.deepcopy(schema), reference(tool["name"], name)]}
             for name, schema in (parameters.get("properties") or {}).items()
         }
         options.append(

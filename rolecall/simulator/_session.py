@@ -206,7 +206,11 @@ class _Session:
                 # graph offered a shorter chain.
                 min_calls = min(self.settings.plan_length.min, len(chain))
                 reply_type = plan_reply_for(
-                    functions, self.settings.plan_length.max, min_calls, self._referable_paths(chain, earlier)
+                    functions,
+                    self.settings.plan_length.max,
+                    min_calls,
+                    self._referable_paths(chain, earlier),
+                    self._wired_paths(chain, earlier),
                 )
                 feedback = ""
             prompt = render(
@@ -245,6 +249,16 @@ class _Session:
                 return None
             paths += [f.path for f in fields]
         return paths
+
+    def _wired_paths(self, chain: list[str], earlier: Mapping[str, str]) -> dict[str, dict[str, list[tuple[str, ...]]]]:
+        """For each chain tool's parameter, the output paths the dataflow graph says can feed it
+        (from the chain's tools or earlier calls' tools); parameters with none are left out."""
+        sources = {*chain, *earlier.values()}
+        wired: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+        for edge in self.context.graph.edges:
+            if edge.target in chain and edge.source in sources:
+                wired.setdefault(edge.target, {}).setdefault(edge.parameter, []).append(edge.field.path)
+        return wired
 
     def _needed_fields(self, plan: TurnPlan) -> dict[str, list[tuple[str, ...]]]:
         """For each tool, the output paths this turn's plan takes values from."""

@@ -135,3 +135,22 @@ def test_plan_references_can_be_limited_to_known_output_paths(reference: str, va
         "order_id"
     ]["anyOf"][1]
     assert jsonschema.Draft202012Validator(open_reference).is_valid("$1.last_name")
+
+
+def test_a_parameters_references_can_be_narrowed_to_the_fields_that_feed_it() -> None:
+    import jsonschema
+
+    from rolecall.agents import plan_reply_for
+
+    tool = {
+        "name": "credit",
+        "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}, "note": {"type": "string"}}},
+    }
+    paths = [("orders", "0", "order_id"), ("member_since",)]
+    schema = plan_reply_for(
+        [tool], max_calls=2, reference_paths=paths, parameter_paths={"credit": {"order_id": [paths[0]]}}
+    ).model_json_schema()
+    arguments = schema["properties"]["calls"]["items"]["anyOf"][0]["properties"]["arguments"]["properties"]
+    order_id, note = (jsonschema.Draft202012Validator(arguments[name]["anyOf"][1]) for name in ("order_id", "note"))
+    assert order_id.is_valid("$1.orders.0.order_id") and not order_id.is_valid("$1.member_since")
+    assert note.is_valid("$1.member_since")  # not narrowed: any known field
