@@ -134,6 +134,24 @@ def sounds_like_agent(text: str) -> bool:
     return _AGENT_VOICE.search(text) is not None
 
 
+# An agent's message that asks the customer for something, as opposed to one that tells.
+_REQUEST = re.compile(
+    r"\?|\b(?:please (?:provide|share|give|tell|confirm|send|enter)|(?:can|could|would) you)\b", re.IGNORECASE
+)
+
+
+def asks_something(text: str) -> bool:
+    """Whether a message asks a question or makes a request."""
+    return _REQUEST.search(text) is not None
+
+
+def names_all_words(text: str, label: str) -> bool:
+    """Whether every word of ``label`` ("order number") starts a word of ``text``."""
+    lowered = text.lower()
+    words = label.lower().split()
+    return bool(words) and all(re.search(rf"\b{re.escape(word)}", lowered) for word in words)
+
+
 def is_closing(text: str) -> bool:
     """Whether a customer's message is a thank-you that asks nothing more (no question in it)."""
     return _CLOSING.search(text) is not None and "?" not in text

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.text import is_closing, plain_words, repeats, sounds_like_agent, topic_stems
+from rolecall.text import (
+    asks_something,
+    is_closing,
+    names_all_words,
+    plain_words,
+    repeats,
+    sounds_like_agent,
+    topic_stems,
+)
 
 FOUND = "I found the order with order number W-48213. The order ID is ord_7h2k9x4m1q, and it is placed."
 
@@ -74,3 +82,31 @@ def test_topic_stems_keep_content_words_and_meet_across_word_forms() -> None:
     assert {"refun", "skill", "handl", "crack", "arriv"} <= stems
     assert not stems & {"she", "wants", "the", "when", "was"}
     assert topic_stems("issue_refund") == {"issue", "refun"} and topic_stems("refunded") == {"refun"}
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Which email is the account under?", True),
+        ("Please provide the order number.", True),
+        ("Could you tell me the hostname", True),
+        ("A return label will be sent to your email.", False),
+        ("Your order is on its way.", False),
+    ],
+)
+def test_asks_something(text: str, asks: bool) -> None:
+    assert asks_something(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "named"),
+    [
+        ("What is your order number?", "order number", True),
+        ("Please give me your work email address.", "email", True),
+        ("Which order is it?", "order number", False),  # every word, not one of them
+        ("Your reorder number", "order number", False),  # words start where the label's do
+        ("Anything else?", "", False),
+    ],
+)
+def test_names_all_words(text: str, label: str, named: bool) -> None:
+    assert names_all_words(text, label) is named

@@ -37,7 +37,7 @@ from rolecall.planning import (
 )
 from rolecall.scenario import LoadedScenario, Persona, Tool
 from rolecall.simulator._tools import ToolSimulator
-from rolecall.text import is_closing, repeats, sounds_like_agent
+from rolecall.text import asks_something, is_closing, names_all_words, repeats, sounds_like_agent
 from rolecall.validators import unstated_literals
 
 PLAN_ATTEMPTS = 4
@@ -253,11 +253,11 @@ class _Session:
     def _wired_paths(self, chain: list[str], earlier: Mapping[str, str]) -> dict[str, dict[str, list[tuple[str, ...]]]]:
         """For each chain tool's parameter, the output paths the dataflow graph says can feed it
         (from the chain's tools or earlier calls' tools); parameters with none are left out."""
-        sources = {*chain, *earlier.values()}
+        sources = [*chain, *earlier.values()]
         wired: dict[str, dict[str, list[tuple[str, ...]]]] = {}
-        for edge in self.context.graph.edges:
-            if edge.target in chain and edge.source in sources:
-                wired.setdefault(edge.target, {}).setdefault(edge.parameter, []).append(edge.field.path)
+        for target in chain:
+            for edge in self.context.graph.edges_between(sources, target):
+                wired.setdefault(target, {}).setdefault(edge.parameter, []).append(edge.field.path)
         return wired
 
     def _needed_fields(self, plan: TurnPlan) -> dict[str, list[tuple[str, ...]]]:
@@ -414,12 +414,10 @@ class _Session:
             reply = await self._user_says(plan, correction, needed=missing or needed)
         # Still short of values after every draft (the 1.5B user writes "please provide my
         # email" instead of giving it): the values are stated after the model's words, so the
-        # agent can act on them. Objects (an address as JSON) are no customer's words; left out.
-        unstated = self._unstated(plan, [*said, reply.message])
-        stated = [(label, value) for label, value in unstated if not value.startswith(("{", "["))]
+        # agent can act on them.
+        stated = _sayable(self._unstated(plan, [*said, reply.message]))
         if stated and not self._voice_problem(reply.message):
-            details = render("user_opening_details", details=", ".join(f"{k}: {v}" for k, v in stated)).strip()
-            reply = reply.model_copy(update={"message": f"{reply.message.rstrip()} {details}"})
+            reply = reply.model_copy(update={"message": _with_details(reply.message, stated)})
         return reply
 
     def _with_asked_details(self, plan: TurnPlan, agent_text: str, reply: UserReply) -> UserReply:
@@ -431,21 +429,16 @@ class _Session:
         A reply that states none of them is replaced (it dodged the question, and a refusal
         followed by the values reads as nonsense); one that states some gets the rest appended.
         """
-        if not _asks(agent_text):  # "a label will be sent to your email" asks for nothing
+        if not asks_something(agent_text):  # "a label will be sent to your email" asks for nothing
             return reply
-        asked = [
-            (label, value)
-            for label, value in self._unstated(plan, [])
-            if _mentions(agent_text, label) and not value.startswith(("{", "["))  # objects: as in _opening
-        ]
+        asked = [pair for pair in _sayable(self._unstated(plan, [])) if names_all_words(agent_text, pair[0])]
         missing = [pair for pair in self._unstated(plan, [reply.message]) if pair in asked]
         if not missing:
             return reply
-        details = ", ".join(f"{label}: {value}" for label, value in missing)
         if len(missing) == len(asked):
-            return UserReply(message=render("user_answer_details", details=details).strip(), status="continue")
-        message = f"{reply.message.rstrip()} {render('user_opening_details', details=details).strip()}"
-        return UserReply(message=message, status="continue")
+            message = render("user_answer_details", details=_details(missing)).strip()
+            return UserReply(message=message, status="continue")
+        return UserReply(message=_with_details(reply.message, missing), status="continue")
 
     def _voice_problem(self, message: str) -> str:
         """Why ``message`` is not a customer's next message, or "" when it is."""
@@ -566,19 +559,18 @@ def _scripted_reply(plan_done: bool, fault: bool) -> UserReply | None:
     return None
 
 
-_REQUEST = re.compile(r"\?|\b(?:please (?:provide|share|give|tell|confirm|send|enter)|(?:can|could|would) you)\b", re.I)
+def _sayable(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (label, value) pairs a customer would state in words: objects (an address as JSON) are not."""
+    return [(label, value) for label, value in pairs if not value.startswith(("{", "["))]
 
 
-def _asks(text: str) -> bool:
-    """Whether the agent's message asks the customer something."""
-    return _REQUEST.search(text) is not None
+def _details(pairs: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{label}: {value}" for label, value in pairs)
 
 
-def _mentions(text: str, label: str) -> bool:
-    """Whether every word of ``label`` ("order number") starts a word of ``text``."""
-    lowered = text.lower()
-    words = label.lower().split()
-    return bool(words) and all(re.search(rf"\b{re.escape(word)}", lowered) for word in words)
+def _with_details(message: str, pairs: list[tuple[str, str]]) -> str:
+    """``message`` followed by "My details: label: value, ..."."""
+    return f"{message.rstrip()} {render('user_opening_details', details=_details(pairs)).strip()}"
 
 
 def _has_own_name(persona: Persona) -> bool:

@@ -488,6 +488,8 @@ def test_an_agent_voiced_reply_mid_turn_is_kept_for_the_stall_rules(tmp_path: Pa
     user = _answers("Please close my account, email ann@example.com.", "How can I help you today?")
     dialogue = _play(_context(tmp_path), Backend(steps, user))
     assert dialogue.end_reason in {"stalled_user_repeating", "no_progress"}
+    # Kept as the model wrote it (not replaced by a scripted thanks or give-up).
+    assert "How can I help you today?" in [m["content"] for m in dialogue.messages if m["role"] == "user"]
 
 
 def test_the_planner_may_reference_only_fields_its_tools_return(tmp_path: Path) -> None:
