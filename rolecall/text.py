@@ -155,3 +155,41 @@ def names_all_words(text: str, label: str) -> bool:
 def is_closing(text: str) -> bool:
     """Whether a customer's message is a thank-you that asks nothing more (no question in it)."""
     return _CLOSING.search(text) is not None and "?" not in text
+
+
+# Third-person verbs that do not follow the "drop the s" rule.
+_FIRST_PERSON_VERBS = {"is": "am", "has": "have", "was": "was", "does": "do", "goes": "go"}
+_POSSESSIVES = re.compile(r"\b(?:her|his|their)\b", re.IGNORECASE)
+_SUBJECT_PRONOUNS = re.compile(r"\b(?:she|he|they)\b", re.IGNORECASE)
+
+
+def in_first_person(goal: str, names: Iterable[str]) -> str:
+    """A planner's goal ("Hannah Okoro wants her account unlocked") as the customer would say
+    it ("I want my account unlocked"). Goals that do not start with one of ``names`` (or "the
+    user"/"the customer") are returned as a request for help with them.
+
+    A heuristic for a scripted fallback: it handles the planner's usual sentence shape
+    (subject, present-tense verb, possessive pronouns), not English at large.
+    """
+    text = goal.strip().rstrip(".")
+    subjects = sorted({*(n for n in names if n), "the user", "the customer"}, key=len, reverse=True)
+    for subject in subjects:
+        if text.lower().startswith(subject.lower() + " "):
+            verb, _, rest = text[len(subject) + 1 :].partition(" ")
+            lowered = verb.lower()
+            if lowered in _FIRST_PERSON_VERBS:
+                verb = _FIRST_PERSON_VERBS[lowered]
+            elif lowered.endswith(("shes", "ches", "sses", "xes")):
+                verb = verb[:-2]
+            elif lowered.endswith("ies"):
+                verb = verb[:-3] + "y"
+            elif lowered.endswith("s") and not lowered.endswith("ss"):
+                verb = verb[:-1]
+            rest = _POSSESSIVES.sub("my", rest)
+            rest = _SUBJECT_PRONOUNS.sub("I", rest)
+            for name in names:  # "... so Hannah can work" -> "... so I can work"
+                if name:
+                    rest = re.sub(rf"\b{re.escape(name)}'s\b", "my", rest)
+                    rest = re.sub(rf"\b{re.escape(name)}\b", "I", rest)
+            return f"I {verb} {rest}".rstrip() + "."
+    return f"I need help with this: {text[:1].lower()}{text[1:]}."

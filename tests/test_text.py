@@ -6,6 +6,7 @@ import pytest
 
 from rolecall.text import (
     asks_something,
+    in_first_person,
     is_closing,
     names_all_words,
     plain_words,
@@ -110,3 +111,25 @@ def test_asks_something(text: str, asks: bool) -> None:
 )
 def test_names_all_words(text: str, label: str, named: bool) -> None:
     assert names_all_words(text, label) is named
+
+
+@pytest.mark.parametrize(
+    ("goal", "said"),
+    [
+        (
+            "Hannah Okoro wants to be back in her account within minutes.",
+            "I want to be back in my account within minutes.",
+        ),
+        ("Hannah needs her laptop checked so she can work.", "I need my laptop checked so I can work."),
+        ("The customer wishes to cancel order W-1", "I wish to cancel order W-1."),
+        ("Hannah is locked out of Hannah's account.", "I am locked out of my account."),
+        ("The user tries to reset a password.", "I try to reset a password."),
+        # Not about the customer by name: asked for as it stands.
+        (
+            "Check the compliance state of NB-LON-0412.",
+            "I need help with this: check the compliance state of NB-LON-0412.",
+        ),
+    ],
+)
+def test_in_first_person(goal: str, said: str) -> None:
+    assert in_first_person(goal, ["Hannah Okoro", "Hannah"]) == said

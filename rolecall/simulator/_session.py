@@ -37,7 +37,7 @@ from rolecall.planning import (
 )
 from rolecall.scenario import LoadedScenario, Persona, Tool
 from rolecall.simulator._tools import ToolSimulator
-from rolecall.text import asks_something, is_closing, names_all_words, repeats, sounds_like_agent
+from rolecall.text import asks_something, in_first_person, is_closing, names_all_words, repeats, sounds_like_agent
 from rolecall.validators import unstated_literals
 
 PLAN_ATTEMPTS = 4
@@ -155,6 +155,7 @@ class _Session:
             for turn in range(turns):
                 plan = await self._plan(turn)
                 self.simulator.needed_fields = self._needed_fields(plan)
+                self.simulator.needed_values = self._needed_values(plan)
                 if turn == 0 and self.settings.prior_calls.enabled:
                     plan = await self._move_to_prior(plan)
                 hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
@@ -268,6 +269,23 @@ class _Session:
             for _, ref in call.references():
                 if ref.call in tools and ref.path not in needed.setdefault(tools[ref.call], []):
                     needed[tools[ref.call]].append(ref.path)
+        return needed
+
+    def _needed_values(self, plan: TurnPlan) -> dict[str, list[tuple[tuple[str, ...], Any]]]:
+        """For each tool, (output path, value) for this turn's literal text arguments that the
+        dataflow graph says the tool's output supplies: "create_return(item_id='LI-20931')"
+        needs that item among get_order_details' items. Numbers are left alone: an amount the
+        customer asks for is not the price the order lists."""
+        needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        for call in plan.calls:
+            for parameter, value in call.literals().items():
+                if not isinstance(value, str):
+                    continue
+                for edge in self.context.graph.edges:
+                    if edge.target == call.name and edge.parameter == parameter:
+                        pair = (edge.field.path, value)
+                        if pair not in needed.setdefault(edge.source, []):
+                            needed[edge.source].append(pair)
         return needed
 
     def _earlier_calls(self) -> dict[str, str]:
@@ -412,13 +430,28 @@ class _Session:
             else:
                 break
             reply = await self._user_says(plan, correction, needed=missing or needed)
+        stated = _sayable(self._unstated(plan, [*said, reply.message]))
+        if self._voice_problem(reply.message):
+            # Every draft spoke as the agent ("I'm not sure what you need. Could you provide more
+            # details?") or copied the chat: the agent would answer its own words and the turn
+            # stalls. The request is scripted from the plan's goal instead.
+            return self._scripted_opening(plan, stated)
         # Still short of values after every draft (the 1.5B user writes "please provide my
         # email" instead of giving it): the values are stated after the model's words, so the
         # agent can act on them.
-        stated = _sayable(self._unstated(plan, [*said, reply.message]))
-        if stated and not self._voice_problem(reply.message):
+        if stated:
             reply = reply.model_copy(update={"message": _with_details(reply.message, stated)})
         return reply
+
+    def _scripted_opening(self, plan: TurnPlan, details: list[tuple[str, str]]) -> UserReply:
+        """The turn's request in fixed words: the goal in the first person, then the values."""
+        persona = self.dialogue.persona
+        names = [persona.name, persona.name.split()[0]] if _has_own_name(persona) else []
+        request = in_first_person(plan.goal, names)
+        message = render("user_fallback_opening", request=request).strip()
+        if details:
+            message = _with_details(message, details)
+        return UserReply(message=message, status="continue")
 
     def _with_asked_details(self, plan: TurnPlan, agent_text: str, reply: UserReply) -> UserReply:
         """``reply`` with the planned values the agent just asked for, where it leaves them out.

@@ -110,6 +110,10 @@ class ToolSimulator:
         # Tool name -> output paths a planned call takes a value from ("services.0.ticket_id"):
         # results of that tool must hold a value there, or the plan cannot be carried out.
         self.needed_fields: dict[str, list[tuple[str, ...]]] = {}
+        # Tool name -> (output path, value) for values a planned call passes as literals that
+        # this tool's results would list ("items.0.item_id" -> "LI-20931"). Without them the
+        # simulated order lists other items, and the assistant rightly acts on one of those.
+        self.needed_values: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         # Parallel calls of one assistant message arrive concurrently; answering them one at
         # a time, in arrival order, keeps results deterministic and mutually consistent.
         self._lock = asyncio.Lock()
@@ -172,13 +176,23 @@ class ToolSimulator:
             reply = await self.role.ask(render("tool_simulator_system"), prompt, reply_type)
             candidate = reply.root
             problems = schema_errors(candidate, schema)
-            if not problems:
-                return candidate
-            repaired = repair(candidate, schema)
-            if not schema_errors(repaired, schema):
-                return repaired
+            if problems:
+                candidate = repair(candidate, schema)
+            if not schema_errors(candidate, schema):
+                return self._with_needed_values(tool.name, candidate, schema)
             feedback = "\nYour previous result did not match the output schema: " + "; ".join(problems[:5])
         raise ToolSimulationFailed(f"no result matching the output schema; last problems: {'; '.join(problems[:3])}")
+
+    def _with_needed_values(self, name: str, result: Any, schema: Mapping[str, Any]) -> Any:
+        """``result`` holding this turn's planned values for tool ``name``; a value the schema
+        refuses there (a pattern, say) is left out rather than break the result."""
+        filled: dict[tuple[str, ...], int] = {}  # path -> list items already given a value
+        for path, value in self.needed_values.get(name, []):
+            changed = with_listed_value(result, path, value, filled.get(path, 0))
+            if changed is not result and not schema_errors(changed, schema):
+                result = changed
+                filled[path] = filled.get(path, 0) + 1
+        return result
 
     def _history(self) -> str:
         if not self.calls:
@@ -214,3 +228,35 @@ def with_value_at(schema: Mapping[str, Any], path: tuple[str, ...]) -> dict[str,
         if isinstance(types, list) and "null" in types and len(types) > 1:
             node["type"] = [t for t in types if t != "null"]
     return copied
+
+
+def with_listed_value(result: Any, path: tuple[str, ...], value: Any, item: int = 0) -> Any:
+    """``result`` with ``value`` at output ``path`` (list items as ``0``): unchanged when it is
+    already there (in any item of a list on the way), else a copy with it set in list item
+    ``item`` (or the last item, in a shorter list). ``result`` itself when the path is not there."""
+    if _holds(result, path, value):
+        return result
+    copied = json.loads(json.dumps(result))
+    node: Any = copied
+    for part in path[:-1]:
+        if part.isdigit():
+            if not isinstance(node, list) or not node:
+                return result
+            node = node[min(item, len(node) - 1)]
+        elif isinstance(node, dict) and isinstance(node.get(part), (dict, list)):
+            node = node[part]
+        else:
+            return result
+    if not isinstance(node, dict):
+        return result
+    node[path[-1]] = value
+    return copied
+
+
+def _holds(node: Any, path: tuple[str, ...], value: Any) -> bool:
+    if not path:
+        return bool(node == value)
+    part, rest = path[0], path[1:]
+    if part.isdigit():
+        return isinstance(node, list) and any(_holds(entry, rest, value) for entry in node)
+    return isinstance(node, dict) and part in node and _holds(node[part], rest, value)

@@ -515,3 +515,28 @@ def test_a_label_in_a_message_that_asks_nothing_adds_no_values(tmp_path: Path) -
     user = _answers("Please close my account, email ann@example.com.", "Good, go ahead.")
     dialogue = _play(_context(tmp_path), Backend(steps, user))
     assert [m["content"] for m in dialogue.messages if m["role"] == "user"][1] == "Good, go ahead."
+
+
+def test_an_opening_still_in_the_agents_voice_after_every_draft_is_scripted_from_the_goal(tmp_path: Path) -> None:
+    agent_voice = "I'm sorry, but I'm not sure what you need. Could you please provide me with more details?"
+    user = _answers(agent_voice, "Thanks!", later_status="done")
+    plan = {**PLAN, "goal": "Ann wants to close her account."}
+    backend = Backend(GOOD_STEPS, user, plan=plan)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.messages[0]["content"] == "Hi. I want to close my account. My details: email: ann@example.com."
+    assert len(backend.roles["user"].prompts) == OPENING_ATTEMPTS + 1  # every draft was tried first
+    assert dialogue.end_reason == COMPLETED
+
+
+def test_a_planned_literal_is_listed_by_the_tools_the_graph_says_supply_it(tmp_path: Path) -> None:
+    # close_account now also returns an email, so the graph wires it to find_customer(email):
+    # its results must show the email the plan passes, not one the model made up (or none).
+    with_email = SCENARIO.replace(
+        "returns: {type: object, properties: {status: {type: string}}",
+        "returns: {type: object, properties: {status: {type: string}, email: {type: string}}",
+    )
+    assert with_email != SCENARIO
+    dialogue = _play(_context(tmp_path, text=with_email), Backend(GOOD_STEPS, polite_user))
+    results = [json.loads(m["content"]) for m in dialogue.messages if m["role"] == "tool"]
+    assert results == [{"customer_id": "C-1"}, {"status": "closed", "email": "ann@example.com"}]
+    assert dialogue.end_reason == COMPLETED

@@ -10,7 +10,7 @@ from typing import Any
 from rolecall.agents import Usage
 from rolecall.scenario import FaultSettings, Tool, value_validator
 from rolecall.simulator import ToolSimulator, repair
-from rolecall.simulator._tools import with_value_at
+from rolecall.simulator._tools import with_listed_value, with_value_at
 
 ORDER = Tool(
     "get_order",
@@ -154,3 +154,40 @@ def test_a_result_a_plan_takes_a_value_from_must_hold_that_value() -> None:
     result = json.loads(_run(simulator.execute("get_status", {}, "c1")))
     assert result == {"services": [{"ticket_id": "INC-7"}]}
     assert "did not match the output schema" in role.prompts[1]
+
+
+def test_with_listed_value_keeps_a_value_already_listed_and_otherwise_sets_one_item() -> None:
+    result = {"services": [{"ticket_id": "INC-1"}, {"ticket_id": "INC-2"}]}
+    path = ("services", "0", "ticket_id")
+    assert with_listed_value(result, path, "INC-2") is result  # already the second item's
+    assert with_listed_value(result, path, "INC-9") == {"services": [{"ticket_id": "INC-9"}, {"ticket_id": "INC-2"}]}
+    assert with_listed_value(result, path, "INC-9", item=1)["services"][1] == {"ticket_id": "INC-9"}
+    assert with_listed_value(result, path, "INC-9", item=5)["services"][1] == {"ticket_id": "INC-9"}  # the last
+    assert result == {"services": [{"ticket_id": "INC-1"}, {"ticket_id": "INC-2"}]}  # the input is not changed
+    # Nowhere to put it: an empty list, a missing object, a scalar on the way.
+    for shape in ({"services": []}, {}, {"services": "none"}):
+        assert with_listed_value(shape, path, "INC-9") is shape
+    assert with_listed_value({"order_id": "O-1"}, ("order_id",), "O-5") == {"order_id": "O-5"}
+
+
+def test_values_a_plan_passes_as_literals_are_listed_in_results_the_schema_admits() -> None:
+    role = ScriptedRole([{"services": [{"ticket_id": "INC-1"}]}])
+    simulator = ToolSimulator(
+        {"get_status": STATUS}, {"get_status": STATUS.returns}, role, random.Random(1), FaultSettings(rate=0.0), {}, "d"
+    )
+    simulator.needed_values = {"get_status": [(("services", "0", "ticket_id"), "INC-42")]}
+    assert json.loads(_run(simulator.execute("get_status", {}, "c1"))) == {"services": [{"ticket_id": "INC-42"}]}
+    # A value the output schema refuses (here: its pattern) is left out; the result stays valid.
+    role = ScriptedRole([{"order_id": "O-1", "total": 5}])
+    patterned = {
+        **ORDER.returns,
+        "properties": {**ORDER.returns["properties"], "order_id": {"type": "string", "pattern": "^O-"}},
+    }
+    simulator = ToolSimulator(
+        {"get_order": ORDER}, {"get_order": patterned}, role, random.Random(1), FaultSettings(rate=0.0), {}, "d"
+    )
+    simulator.needed_values = {"get_order": [(("order_id",), "X-9"), (("total",), 8)]}
+    assert json.loads(_run(simulator.execute("get_order", {"order_id": "O-1"}, "c1"))) == {
+        "order_id": "O-1",
+        "total": 8,
+    }
