@@ -2,6 +2,7 @@
 
     python benchmarks/local_model.py                      # 10 dialogues x 3 scenarios, 1.5B model
     python benchmarks/local_model.py -n 2 --model qwen2.5-coder-0.5b --out bench-runs
+    python benchmarks/local_model.py --summarise bench-runs/20261122-101500   # a run cut off
 
 Runs `rolecall run` once per scenario (all roles on the embedded model, as the README's main
 job does) and reads each run's manifest and records. Reports, per scenario and overall:
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime as dt
 import json
 import os
 import subprocess
@@ -21,15 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from rolecall.simulator import MANIFEST, read_run, tally
+
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ["retail_orders", "travel_desk", "it_helpdesk"]
-
-
-def _records(directory: Path) -> dict[str, list[dict]]:
-    return {
-        kind: [json.loads(line) for line in (directory / f"{name}.jsonl").read_text().splitlines()]
-        for kind, name in (("accepted", "dialogues"), ("rejected", "rejected"), ("failed", "failed"))
-    }
 
 
 def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
@@ -52,33 +49,41 @@ def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
         env=env,
         check=False,
     )
-    seconds = time.monotonic() - started
-    manifest = json.loads((target / "manifest.json").read_text())
-    records = _records(target)
-    calls = manifest["usage"]["model_calls"]
+    return {**summarise(target, time.monotonic() - started), "returncode": process.returncode}
+
+
+def summarise(target: Path, seconds: float) -> dict:
+    """One scenario's numbers from its run folder: whatever dialogues it holds, so a run that
+    was cut off is summarised over the dialogues it finished."""
+    manifest = json.loads((target / MANIFEST).read_text())
+    records = read_run(target)
+    counts = tally(records)
+    done = sum(counts["counts"].values())
+    calls = counts["usage"]["model_calls"]
     by_role: collections.Counter[str] = collections.Counter()
     for items in records.values():
         for record in items:
             for role, usage in record["metadata"].get("usage", {}).get("by_role", {}).items():
                 by_role[role] += usage["calls"]
     return {
-        "scenario": scenario,
-        "dialogues": dialogues,
-        # A run that crashed leaves its manifest "running" and a negative return code.
+        "scenario": target.name,
+        "dialogues": done,
+        "requested": manifest["requested"],
+        # A run that crashed or was stopped leaves its manifest "running".
         "status": manifest["status"],
-        "returncode": process.returncode,
-        "counts": manifest["counts"],
-        "acceptance": manifest["counts"]["accepted"] / dialogues,
-        "rejection_reasons": manifest["rejection_reasons"],
-        "failure_classes": manifest["failure_classes"],
-        "end_reasons": manifest["end_reasons"],
+        "models": manifest.get("models"),
+        "counts": counts["counts"],
+        "acceptance": counts["counts"]["accepted"] / done if done else None,
+        "rejection_reasons": counts["rejection_reasons"],
+        "failure_classes": counts["failure_classes"],
+        "end_reasons": counts["end_reasons"],
         "seconds": round(seconds, 1),
-        "seconds_per_dialogue": round(seconds / dialogues, 1),
+        "seconds_per_dialogue": round(seconds / done, 1) if done else None,
         "model_calls": calls,
         "model_calls_by_role": dict(by_role),
         "seconds_per_model_call": round(seconds / calls, 2) if calls else None,
-        "prompt_tokens": manifest["usage"]["prompt_tokens"],
-        "completion_tokens": manifest["usage"]["completion_tokens"],
+        "prompt_tokens": counts["usage"]["prompt_tokens"],
+        "completion_tokens": counts["usage"]["completion_tokens"],
         # Every rejection and failure with its reasons, so none goes unexplained.
         "rejections": [
             {
@@ -99,30 +104,49 @@ def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
     }
 
 
+def _seconds_from_files(target: Path) -> float:
+    """A cut-off run's time: from the manifest's start to the last record written. The time
+    spent on a dialogue that was not finished is not counted."""
+    started = dt.datetime.fromisoformat(json.loads((target / MANIFEST).read_text())["started_at"])
+    written = [path.stat().st_mtime for path in target.glob("*.jsonl") if path.stat().st_size]
+    return max(written, default=started.timestamp()) - started.timestamp()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--dialogues", type=int, default=10)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", help="packaged model name or GGUF path")
     parser.add_argument("--out", type=Path, default=REPO / "bench-runs")
     parser.add_argument("--scenarios", nargs="*", default=SCENARIOS)
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run nothing: summarise an earlier (possibly cut-off) benchmark folder, timed from its files",
+    )
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
-    results = [measure(scenario, args.dialogues, args.model, run_dir) for scenario in args.scenarios]
+    if args.summarise:
+        run_dir = args.summarise
+        targets = [run_dir / name for name in args.scenarios if (run_dir / name / MANIFEST).exists()]
+        results = [summarise(target, _seconds_from_files(target)) for target in targets]
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
+        results = [measure(scenario, args.dialogues, args.model, run_dir) for scenario in args.scenarios]
     total = sum(r["dialogues"] for r in results)
     accepted = sum(r["counts"]["accepted"] for r in results)
     summary = {
-        "model": args.model,
+        "model": "see per_scenario models" if args.summarise else args.model,
         "dialogues": total,
-        "acceptance": round(accepted / total, 3),
-        "seconds_per_dialogue": round(sum(r["seconds"] for r in results) / total, 1),
+        "acceptance": round(accepted / total, 3) if total else None,
+        "seconds_per_dialogue": round(sum(r["seconds"] for r in results) / total, 1) if total else None,
         "seconds_per_model_call": round(
             sum(r["seconds"] for r in results) / max(1, sum(r["model_calls"] for r in results)), 2
         ),
         "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in results),
         "per_scenario": results,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / ("summary-partial.json" if args.summarise else "summary.json")).write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 
 

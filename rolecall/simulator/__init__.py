@@ -8,7 +8,9 @@ from rolecall.simulator._runner import (
     Progress,
     RunOptions,
     RunSummary,
+    read_run,
     run_scenario,
+    tally,
 )
 from rolecall.simulator._session import (
     ACCEPTABLE_ENDINGS,
@@ -41,9 +43,11 @@ __all__ = [
     "dialogue_seed",
     "error_result",
     "failed_record",
+    "read_run",
     "record_id",
     "repair",
     "run_scenario",
     "schema_errors",
     "simulate_dialogue",
+    "tally",
 ]

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -262,30 +262,6 @@ class Runner:
     # -- manifest -------------------------------------------------------------------------------
 
     def _write_manifest(self, started_at: str, status: str, seconds: float) -> dict[str, Any]:
-        records = {kind: _read_records(path) for kind, path in self.paths.items()}
-        reasons: collections.Counter[str] = collections.Counter()
-        endings: collections.Counter[str] = collections.Counter()
-        errors: collections.Counter[str] = collections.Counter()
-        prompt_tokens = completion_tokens = calls = 0
-        for kind, items in records.items():
-            for record in items:
-                meta = record.get("metadata", {})
-                endings[meta.get("end_reason") or "none"] += 1
-                total = meta.get("usage", {}).get("total", {})
-                prompt_tokens += total.get("prompt_tokens", 0)
-                completion_tokens += total.get("completion_tokens", 0)
-                calls += total.get("calls", 0)
-                if kind == "rejected":
-                    validation = meta.get("validation", {})
-                    for check in validation.get("checks", []):
-                        if not check["passed"]:
-                            reasons[check["name"]] += 1
-                    if validation.get("judge") and not validation["judge"]["accepted"]:
-                        reasons["judge"] += 1
-                if kind == "failed":
-                    error = meta.get("error", {})
-                    errors[f"{error.get('role') or '-'}: {error.get('class')}"] += 1
-        counts = {kind: len(items) for kind, items in records.items()}
         manifest = {
             "rolecall_version": __version__,
             "status": status,
@@ -294,11 +270,7 @@ class Runner:
             "scenario_digest": self.scenario.digest,
             "seed": self.options.seed,
             "requested": self.options.dialogues,
-            "counts": counts,
-            "rejection_reasons": dict(sorted(reasons.items())),
-            "end_reasons": dict(sorted(endings.items())),
-            "failure_classes": dict(sorted(errors.items())),
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "model_calls": calls},
+            **tally(read_run(self.options.out_dir)),
             "models": self.backend.describe(),
             "output_schemas": self.output_schema_sources,
             "packages": _package_versions(),
@@ -312,6 +284,53 @@ class Runner:
         partial.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         partial.replace(path)
         return manifest
+
+
+def read_run(out_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """The whole records of a run's output folder by kind (accepted, rejected, failed).
+
+    Read-only (a torn last line is skipped, not removed), so it also reads a run that is
+    still going or was cut off."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for kind, name in FILES.items():
+        path = out_dir / name
+        lines = path.read_bytes().splitlines(keepends=True) if path.exists() else []
+        records[kind] = [json.loads(line) for line in lines if line.endswith(b"\n")]
+    return records
+
+
+def tally(records: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The manifest's counts over ``records``: outcomes, failed checks, endings, failure
+    classes and model use."""
+    reasons: collections.Counter[str] = collections.Counter()
+    endings: collections.Counter[str] = collections.Counter()
+    errors: collections.Counter[str] = collections.Counter()
+    prompt_tokens = completion_tokens = calls = 0
+    for kind, items in records.items():
+        for record in items:
+            meta = record.get("metadata", {})
+            endings[meta.get("end_reason") or "none"] += 1
+            total = meta.get("usage", {}).get("total", {})
+            prompt_tokens += total.get("prompt_tokens", 0)
+            completion_tokens += total.get("completion_tokens", 0)
+            calls += total.get("calls", 0)
+            if kind == "rejected":
+                validation = meta.get("validation", {})
+                for check in validation.get("checks", []):
+                    if not check["passed"]:
+                        reasons[check["name"]] += 1
+                if validation.get("judge") and not validation["judge"]["accepted"]:
+                    reasons["judge"] += 1
+            if kind == "failed":
+                error = meta.get("error", {})
+                errors[f"{error.get('role') or '-'}: {error.get('class')}"] += 1
+    return {
+        "counts": {kind: len(items) for kind, items in records.items()},
+        "rejection_reasons": dict(sorted(reasons.items())),
+        "end_reasons": dict(sorted(endings.items())),
+        "failure_classes": dict(sorted(errors.items())),
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "model_calls": calls},
+    }
 
 
 def _tokens(dialogue: Dialogue | None) -> int:

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from rolecall.scenario import load_scenario
+from rolecall.simulator import read_run, tally
 from tests.simulator.conftest import SCENARIOS, TEST_KEY, run_cli, write_model_config
 from tests.support.scripted_server import ScriptedServer
 
@@ -173,6 +174,11 @@ def test_resume_skips_written_dialogues_and_repairs_a_torn_line(server: Scripted
     run_cli("run", scenario, "-o", partial, "-n", "2", "--model", config, "-q", cwd=tmp_path)
     with (partial / "dialogues.jsonl").open("a", encoding="utf-8") as handle:
         handle.write('{"id": "retail-orders-000')  # killed mid-write
+    # Reading a cut-off run (as the benchmark's --summarise does) skips the torn line and leaves it.
+    torn = (partial / "dialogues.jsonl").read_bytes()
+    counted = tally(read_run(partial))
+    assert counted["counts"] == json.loads((partial / "manifest.json").read_text())["counts"]
+    assert sum(counted["counts"].values()) == 2 and (partial / "dialogues.jsonl").read_bytes() == torn
     refused = run_cli("run", scenario, "-o", partial, "-n", "4", "--model", config, "-q", cwd=tmp_path)
     assert refused.returncode == 2 and "--resume" in refused.stderr
     requests_before = len(server.requests)
