@@ -155,6 +155,10 @@ class DataflowGraph:
     def edges_between(self, sources: Sequence[str], target: str) -> list[Edge]:
         return [edge for edge in self.edges if edge.source in sources and edge.target == target]
 
+    def edges_into(self, target: str, parameter: str) -> list[Edge]:
+        """The outputs that can feed ``target``'s ``parameter``."""
+        return [edge for edge in self.edges if edge.target == target and edge.parameter == parameter]
+
     def _internal_inputs(self, tool: str) -> set[str]:
         """Required parameters that hold ids a user cannot know (``*_id``): another call must supply them."""
         parameters = self.tools[tool].parameters

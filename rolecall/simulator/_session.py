@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,19 +273,31 @@ class _Session:
 
     def _needed_values(self, plan: TurnPlan) -> dict[str, list[tuple[tuple[str, ...], Any]]]:
         """For each tool, (output path, value) for this turn's literal text arguments that the
-        dataflow graph says the tool's output supplies: "create_return(item_id='LI-20931')"
-        needs that item among get_order_details' items. Numbers are left alone: an amount the
-        customer asks for is not the price the order lists."""
+        tool's output supplies: "check_return_eligibility(item_id='LI-20931')" needs that item
+        among get_order_details' items. A top-level argument follows the dataflow graph's
+        edges; an id inside a list or object ("create_return(items=[{item_id: ...}])") is
+        matched to other tools' output fields of the same name. Numbers are left alone: an
+        amount the customer asks for is not the price the order lists."""
         needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         for call in plan.calls:
-            for parameter, value in call.literals().items():
-                if not isinstance(value, str):
-                    continue
-                for edge in self.context.graph.edges:
-                    if edge.target == call.name and edge.parameter == parameter:
-                        pair = (edge.field.path, value)
-                        if pair not in needed.setdefault(edge.source, []):
-                            needed[edge.source].append(pair)
+            for parameter, literal in call.literals().items():
+                edges = self.context.graph.edges_into(call.name, parameter)
+                for name, value in _named_texts(literal, parameter):
+                    if isinstance(literal, str):
+                        sources = [(edge.source, edge.field.path) for edge in edges]
+                    elif name == "id" or name.endswith("_id"):
+                        sources = [
+                            (tool, found.path)
+                            for tool, schema in self.context.output_schemas.items()
+                            if tool != call.name
+                            for found in output_fields(schema)
+                            if found.name == name
+                        ]
+                    else:
+                        sources = []
+                    for tool, path in sources:
+                        if (path, value) not in needed.setdefault(tool, []):
+                            needed[tool].append((path, value))
         return needed
 
     def _earlier_calls(self) -> dict[str, str]:
@@ -580,6 +592,18 @@ async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: in
     except DialogueFailed as failure:
         failure.dialogue = session.dialogue  # type: ignore[attr-defined]
         raise
+
+
+def _named_texts(value: Any, name: str) -> Iterator[tuple[str, str]]:
+    """(field name, text) for each text in an argument value, named by its nearest key."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _named_texts(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _named_texts(item, name)
+    elif isinstance(value, str):
+        yield name, value
 
 
 def _scripted_reply(plan_done: bool, fault: bool) -> UserReply | None:

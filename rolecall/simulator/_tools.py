@@ -155,7 +155,11 @@ class ToolSimulator:
 
     async def _invent(self, tool: Tool, arguments: dict[str, Any]) -> Any:
         schema = self.output_schemas.get(tool.name) or {"type": "object"}
-        for path in self.needed_fields.get(tool.name, []):
+        # A value the plan needs listed needs a place to go: the object holding it (at least
+        # one item, in a list); the value itself is set afterwards.
+        holders = [path[:-1] for path, _ in self.needed_values.get(tool.name, []) if len(path) > 1]
+        needed = [*self.needed_fields.get(tool.name, []), *holders]
+        for path in needed:
             schema = with_value_at(schema, path)
         reply_type = json_object_reply(f"{tool.name}_result", dict(schema))
         feedback = ""

@@ -540,3 +540,35 @@ def test_a_planned_literal_is_listed_by_the_tools_the_graph_says_supply_it(tmp_p
     results = [json.loads(m["content"]) for m in dialogue.messages if m["role"] == "tool"]
     assert results == [{"customer_id": "C-1"}, {"status": "closed", "email": "ann@example.com"}]
     assert dialogue.end_reason == COMPLETED
+
+
+def test_an_id_inside_a_listed_argument_is_listed_by_tools_returning_that_field(tmp_path: Path) -> None:
+    with_items = SCENARIO.replace(
+        "returns: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}",
+        "returns: {type: object, properties: {customer_id: {type: string},"
+        " items: {type: array, items: {type: object, properties: {item_id: {type: string}}}}},"
+        " required: [customer_id]}",
+    ).replace(
+        "properties: {customer_id: {type: string}}, required: [customer_id]}\n"
+        "    returns: {type: object, properties: {status",
+        "properties: {customer_id: {type: string}, items: {type: array, items: {type: object,"
+        " properties: {item_id: {type: string}}}}}, required: [customer_id]}\n"
+        "    returns: {type: object, properties: {status",
+    )
+    assert with_items.count("item_id") == 2
+    plan = {
+        "goal": "Close my account.",
+        "calls": [
+            PLAN["calls"][0],
+            {**PLAN["calls"][1], "arguments": {"customer_id": "$1.customer_id", "items": [{"item_id": "I-9"}]}},
+        ],
+    }
+    backend = Backend(GOOD_STEPS, polite_user, plan=plan)
+    # The model lists its own items, or none: the planned one must be there either way.
+    answers = iter([{"customer_id": "C-1", "items": [{"item_id": "I-1"}, {"item_id": "I-2"}]}, {"status": "closed"}])
+    backend.roles["tool_simulator"] = Role(lambda prompt: next(answers))
+    dialogue = _play(_context(tmp_path, text=with_items), backend)
+    results = [json.loads(m["content"]) for m in dialogue.messages if m["role"] == "tool"]
+    assert results[0] == {"customer_id": "C-1", "items": [{"item_id": "I-9"}, {"item_id": "I-2"}]}
+    lookup = backend.roles["tool_simulator"].prompts[0]
+    assert '"minItems": 1' in lookup  # the list may not be empty
