@@ -58,20 +58,24 @@ def plan_reply_for(
     of ``reference_paths`` where they are given (the output fields of the tools the plan can use:
     the 1.5B planner otherwise references fields no tool returns, "$1.last_name").
     ``parameter_paths`` (tool -> parameter -> paths) narrows a parameter's references further,
-    to the fields known to feed it (``order_id`` from an ``order_id``, not a ``member_since``).
+    to the fields known to feed it (``order_id`` from an ``order_id``, not a ``member_since``);
+    an empty list there admits no reference at all, only a literal.
     ``tools`` are OpenAI function dicts (name, parameters).
     """
 
-    def reference(tool: str, parameter: str) -> dict[str, Any]:
-        paths = (parameter_paths or {}).get(tool, {}).get(parameter) or reference_paths
-        return {"type": "string", "pattern": reference_pattern(paths)}
+    def argument(tool: str, parameter: str, schema: Any) -> dict[str, Any]:
+        paths = (parameter_paths or {}).get(tool, {}).get(parameter)
+        if paths is not None and not paths:
+            return copy.deepcopy(schema)
+        return {
+            "anyOf": [copy.deepcopy(schema), {"type": "string", "pattern": reference_pattern(paths or reference_paths)}]
+        }
 
     options = []
     for tool in tools:
         parameters = tool.get("parameters") or {}
         properties = {
-            name: {"anyOf": [copy.deepcopy(schema), reference(tool["name"], name)]}
-            for name, schema in (parameters.get("properties") or {}).items()
+            name: argument(tool["name"], name, schema) for name, schema in (parameters.get("properties") or {}).items()
         }
         options.append(
             {

@@ -253,12 +253,17 @@ class _Session:
 
     def _wired_paths(self, chain: list[str], earlier: Mapping[str, str]) -> dict[str, dict[str, list[tuple[str, ...]]]]:
         """For each chain tool's parameter, the output paths the dataflow graph says can feed it
-        (from the chain's tools or earlier calls' tools); parameters with none are left out."""
+        (from the chain's tools or earlier calls' tools). A parameter the graph feeds only from
+        tools outside those gets none: it must be a literal, not some unrelated field
+        ("add_store_credit(order_id=$1.member_since)"). Parameters nothing feeds are left out."""
         sources = [*chain, *earlier.values()]
         wired: dict[str, dict[str, list[tuple[str, ...]]]] = {}
         for target in chain:
-            for edge in self.context.graph.edges_between(sources, target):
-                wired.setdefault(target, {}).setdefault(edge.parameter, []).append(edge.field.path)
+            for edge in self.context.graph.edges:
+                if edge.target == target:
+                    paths = wired.setdefault(target, {}).setdefault(edge.parameter, [])
+                    if edge.source in sources:
+                        paths.append(edge.field.path)
         return wired
 
     def _needed_fields(self, plan: TurnPlan) -> dict[str, list[tuple[str, ...]]]:

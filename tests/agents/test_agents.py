@@ -154,3 +154,14 @@ def test_a_parameters_references_can_be_narrowed_to_the_fields_that_feed_it() ->
     order_id, note = (jsonschema.Draft202012Validator(arguments[name]["anyOf"][1]) for name in ("order_id", "note"))
     assert order_id.is_valid("$1.orders.0.order_id") and not order_id.is_valid("$1.member_since")
     assert note.is_valid("$1.member_since")  # not narrowed: any known field
+
+
+def test_a_parameter_with_no_feeding_field_at_hand_takes_only_a_literal() -> None:
+    from rolecall.agents import plan_reply_for
+
+    tool = {"name": "credit", "parameters": {"type": "object", "properties": {"order_id": {"type": "integer"}}}}
+    schema = plan_reply_for(
+        [tool], max_calls=2, reference_paths=[("member_since",)], parameter_paths={"credit": {"order_id": []}}
+    ).model_json_schema()
+    arguments = schema["properties"]["calls"]["items"]["anyOf"][0]["properties"]["arguments"]["properties"]
+    assert arguments["order_id"] == {"type": "integer"}  # no "$1.member_since" branch

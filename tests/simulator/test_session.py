@@ -25,7 +25,7 @@ from rolecall.simulator import (
     RunContext,
     simulate_dialogue,
 )
-from rolecall.simulator._session import OPENING_ATTEMPTS
+from rolecall.simulator._session import OPENING_ATTEMPTS, _Session
 
 OPENING = render("user_opening").strip()  # what the agent "says" before the customer's first request
 
@@ -572,3 +572,22 @@ def test_an_id_inside_a_listed_argument_is_listed_by_tools_returning_that_field(
     assert results[0] == {"customer_id": "C-1", "items": [{"item_id": "I-9"}, {"item_id": "I-2"}]}
     lookup = backend.roles["tool_simulator"].prompts[0]
     assert '"minItems": 1' in lookup  # the list may not be empty
+
+
+def test_a_parameter_fed_only_by_tools_outside_the_chain_takes_only_a_literal(tmp_path: Path) -> None:
+    # A third tool returns customer_ids too; the chain (find_customer, close_account) is as before,
+    # so nothing changes for close_account. But lookup_note's customer_id is fed only by tools
+    # outside a chain that holds just it: it must be a literal.
+    extra = (
+        "  - name: lookup_note\n"
+        "    parameters: {type: object, properties: {customer_id: {type: string}}}\n"
+        "    returns: {type: object, properties: {note: {type: string}}}\n"
+    )
+    text = SCENARIO.replace("generation:", extra + "generation:")
+    context = _context(tmp_path, text=text)
+    session = _Session(context, Backend(GOOD_STEPS, polite_user), 0)
+    wired = session._wired_paths(["lookup_note"], {})
+    assert wired == {"lookup_note": {"customer_id": []}}
+    assert session._wired_paths(["find_customer", "lookup_note"], {}) == {
+        "lookup_note": {"customer_id": [("customer_id",)]}
+    }
