@@ -1,6 +1,6 @@
 """Planning: the dataflow graph over tools, turn plans with references, and the hidden split."""
 
-from rolecall.planning._checks import choose_hidden, plan_problems
+from rolecall.planning._checks import choose_hidden, plan_problems, repair_references
 from rolecall.planning._graph import DataflowGraph, Edge, OutputField, output_fields, schema_at
 from rolecall.planning._outputs import (
     SchemaInferrer,
@@ -34,6 +34,7 @@ __all__ = [
     "literal_values",
     "output_fields",
     "plan_problems",
+    "repair_references",
     "resolve_output_schemas",
     "schema_at",
     "usable_output_schema",

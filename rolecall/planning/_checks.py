@@ -70,6 +70,40 @@ def plan_problems(
     return problems
 
 
+def repair_references(
+    plan: TurnPlan,
+    output_schemas: Mapping[str, Mapping[str, Any]],
+    earlier_calls: Mapping[str, str],
+    facts: Mapping[str, Any],
+) -> TurnPlan:
+    """``plan`` with references to a field their call does not return pointed where it can be.
+
+    Small planners get the field right and the call wrong: "find_booking_by_locator(
+    last_name=$1.last_name)" where $1 is find_traveler_by_email, "$3.trips.0.booking_id" where
+    $3 is send_itinerary. Such a reference moves to the nearest earlier call whose tool returns
+    that field; if none does and the user's facts hold the value under the parameter's or the
+    field's name, it becomes that literal. Anything else is left for :func:`plan_problems`.
+    """
+    seen: dict[str, str] = dict(earlier_calls)
+    calls: list[PlannedCall] = []
+    for call in plan.calls:
+        arguments = dict(call.arguments)
+        for parameter, ref in call.references():
+            source = seen.get(ref.call)
+            if source is not None and schema_at(output_schemas.get(source), ref.path) is not None:
+                continue
+            returning = [
+                call_id for call_id, name in seen.items() if schema_at(output_schemas.get(name), ref.path) is not None
+            ]
+            if returning:
+                arguments[parameter] = f"{returning[-1]}.{'.'.join(ref.path)}"
+            elif parameter in facts or ref.path[-1] in facts:
+                arguments[parameter] = facts.get(parameter, facts.get(ref.path[-1]))
+        calls.append(call.model_copy(update={"arguments": arguments}))
+        seen[call.id] = call.name
+    return plan.model_copy(update={"calls": calls})
+
+
 def _other_identifier(field: str, parameter: str) -> bool:
     """Whether an output id names another kind of entity than the parameter (order_id -> item_id)."""
     return field.endswith("_id") and parameter.endswith("_id") and field != parameter

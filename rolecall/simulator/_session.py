@@ -34,6 +34,7 @@ from rolecall.planning import (
     choose_hidden,
     output_fields,
     plan_problems,
+    repair_references,
 )
 from rolecall.scenario import LoadedScenario, Persona, Tool
 from rolecall.simulator._tools import ToolSimulator
@@ -227,7 +228,9 @@ class _Session:
                 feedback=feedback,
             )
             reply = await self.planner.ask(render("planner_system", first_id=f"${first_id}"), prompt, reply_type)
-            plan = _renumber(reply, first_id)
+            plan = repair_references(
+                _renumber(reply, first_id), self.context.output_schemas, earlier, self.dialogue.facts
+            )
             problems = plan_problems(
                 plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max, min_calls
             )

@@ -15,6 +15,7 @@ from rolecall.planning import (
     heuristic_output_schema,
     output_fields,
     plan_problems,
+    repair_references,
     schema_at,
 )
 from rolecall.scenario import Tool
@@ -182,6 +183,45 @@ def test_plan_may_reference_earlier_turns_and_respects_length() -> None:
     assert plan_problems(GOOD, BY_NAME, SCHEMAS, {}, max_calls=4, min_calls=len(GOOD.calls)) == []
     dup = TurnPlan(calls=[GOOD.calls[0], GOOD.calls[0].model_copy(update={"id": "$2"})])
     assert any("duplicates" in p for p in plan_problems(dup, BY_NAME, SCHEMAS, {}, max_calls=4))
+
+
+LATER = TurnPlan(calls=[PlannedCall(id="$5", name="list_orders", arguments={"customer_id": "$4.customer_id"})])
+MADE = {"$1": "find_customer", "$4": "cancel_order"}
+
+
+@pytest.mark.parametrize(
+    ("plan", "call", "parameter", "value", "earlier", "facts", "expected"),
+    [
+        # The right field on the wrong call moves to the nearest earlier call returning it.
+        (GOOD, 2, "order_id", "$1.orders.0.order_id", {}, {}, "$2.orders.0.order_id"),
+        (GOOD, 1, "customer_id", "$2.customer_id", {}, {}, "$1.customer_id"),  # not made yet
+        (GOOD, 1, "customer_id", "$9.customer_id", {}, {}, "$1.customer_id"),  # no such call
+        (LATER, 0, "customer_id", "$4.customer_id", MADE, {}, "$1.customer_id"),  # an earlier turn's call
+        # No call returns it, but the user's facts hold it under the field's or the parameter's name.
+        (GOOD, 2, "order_id", "$1.order_ref", {}, {"order_ref": "O-7"}, "O-7"),
+        (GOOD, 2, "order_id", "$1.nope", {}, {"order_id": "O-8"}, "O-8"),
+        # Nothing to go on: left for plan_problems to report.
+        (GOOD, 2, "order_id", "$1.nope", {}, {"email": "a@b.co"}, "$1.nope"),
+    ],
+)
+def test_repair_references_points_references_where_they_can_be(
+    plan, call, parameter, value, earlier, facts, expected
+) -> None:
+    broken = plan.model_copy(deep=True)
+    broken.calls[call].arguments[parameter] = value
+    assert plan_problems(broken, BY_NAME, SCHEMAS, earlier, max_calls=4)
+    repaired = repair_references(broken, SCHEMAS, earlier, facts)
+    assert repaired.calls[call].arguments[parameter] == expected
+    others = [c.arguments for i, c in enumerate(repaired.calls) if i != call]
+    assert others == [c.arguments for i, c in enumerate(broken.calls) if i != call]
+    if expected.startswith("$") and expected != value:
+        assert plan_problems(repaired, BY_NAME, SCHEMAS, earlier, max_calls=4) == []
+
+
+def test_repair_references_keeps_good_references() -> None:
+    facts = {"customer_id": "C-1", "order_id": "O-1"}
+    assert repair_references(GOOD, SCHEMAS, {}, facts) == GOOD
+    assert repair_references(LATER, SCHEMAS, {"$4": "find_customer"}, facts) == LATER
 
 
 def test_hidden_calls_are_upstream_closed_producers_never_the_goal() -> None:
