@@ -48,6 +48,9 @@ PLAN_ATTEMPTS_PER_CHAIN = 2
 OPENING_ATTEMPTS = 4
 NO_PROGRESS_REPLIES = 3
 REPEATS_BEFORE_STALL = 1
+# Templates for reminding the agent of an undone goal when the customer would leave; worded
+# differently, since a repeated message counts as a stall.
+GOAL_NUDGES = ("user_nudge_goal", "user_nudge_goal_again")
 DEFAULT_DATES = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 
 # How a dialogue ended. Only these endings can be accepted: the user got what it asked for, or
@@ -375,6 +378,7 @@ class _Session:
         answered_this_turn: set[str] = set()  # names of the tools called this turn without a fault
         injected = set(self.scenario.scenario.faults.kinds)
         fault_this_turn = False
+        nudges = 0  # reminders of the goal given this turn
         while True:
             # A step adds a reply, or a call and its result: stop before the bound is crossed.
             if len(self.dialogue.messages) + 2 > limits.max_messages:
@@ -422,6 +426,17 @@ class _Session:
                 reply = self._with_asked_details(plan, step.text or "", reply)
             if self._voice_problem(reply.message):  # still not the customer's own words after a redraft
                 reply = _scripted_reply(plan_done, fault_this_turn) or reply
+            if (
+                not plan_done
+                and not fault_this_turn
+                and nudges < len(GOAL_NUDGES)
+                and (reply.status == "done" or (reply.status == "continue" and is_closing(reply.message)))
+            ):
+                # The 1.5B user thanks the agent for a lookup and leaves before the goal call
+                # (most goal_calls_made rejections): it asks for what is still undone instead.
+                message = render(GOAL_NUDGES[nudges], request=self._request(plan)).strip()
+                reply = UserReply(message=message, status="continue")
+                nudges += 1
             if reply.status == "done" or (plan_done and reply.status == "continue" and is_closing(reply.message)):
                 return COMPLETED
             if reply.status == "give_up":
@@ -465,13 +480,16 @@ class _Session:
 
     def _scripted_opening(self, plan: TurnPlan, details: list[tuple[str, str]]) -> UserReply:
         """The turn's request in fixed words: the goal in the first person, then the values."""
-        persona = self.dialogue.persona
-        names = [persona.name, persona.name.split()[0]] if _has_own_name(persona) else []
-        request = in_first_person(plan.goal, names)
-        message = render("user_fallback_opening", request=request).strip()
+        message = render("user_fallback_opening", request=self._request(plan)).strip()
         if details:
             message = _with_details(message, details)
         return UserReply(message=message, status="continue")
+
+    def _request(self, plan: TurnPlan) -> str:
+        """The turn's goal as the customer would say it ("I want my account unlocked")."""
+        persona = self.dialogue.persona
+        names = [persona.name, persona.name.split()[0]] if _has_own_name(persona) else []
+        return in_first_person(plan.goal, names)
 
     def _with_asked_details(self, plan: TurnPlan, agent_text: str, reply: UserReply) -> UserReply:
         """``reply`` with the planned values the agent just asked for, where it leaves them out.

@@ -244,7 +244,37 @@ def test_a_thank_you_after_the_planned_calls_ends_the_turn(tmp_path: Path) -> No
     dialogue = _play(_context(tmp_path), backend)
     assert dialogue.end_reason == COMPLETED
     assert "The agent has now taken every step" not in backend.roles["user"].prompts[1]
-    assert [m["role"] for m in dialogue.messages].count("user") == 2  # the thanks after "Which account?" stayed
+    # The thanks after "Which account?" would have left the goal undone: it became a reminder.
+    users = [m["content"] for m in dialogue.messages if m["role"] == "user"]
+    assert len(users) == 2 and users[1].startswith("Before we finish: that is not done yet.")
+
+
+def test_a_customer_leaving_before_the_goal_call_is_reminded_of_it(tmp_path: Path) -> None:
+    lookup_then_goal = [
+        ("call", "find_customer", {"email": "ann@example.com"}),
+        ("say", "I found your account."),
+        *GOOD_STEPS[1:],
+    ]
+    backend = Backend(lookup_then_goal, polite_user)
+    dialogue = _play(_context(tmp_path), backend)
+    assert dialogue.end_reason == COMPLETED
+    users = [m["content"] for m in dialogue.messages if m["role"] == "user"]
+    # "Thanks!" with status done after the lookup alone became the goal, in the customer's words.
+    assert users[1] == "Before we finish: that is not done yet. I need help with this: close my account. " + (
+        "Could you do that now, please?"
+    )
+    assert backend.assistant_session is not None and backend.assistant_session.heard[2] == users[1]
+    assert [m["role"] for m in dialogue.messages][-3:] == ["assistant", "tool", "assistant"]
+
+
+def test_reminders_of_the_goal_are_bounded(tmp_path: Path) -> None:
+    stops_early = [("call", "find_customer", {"email": "ann@example.com"}), *[("say", f"Done {n}.") for n in range(5)]]
+    backend = Backend(stops_early, polite_user)
+    dialogue = _play(_context(tmp_path), backend)
+    users = [m["content"] for m in dialogue.messages if m["role"] == "user"]
+    assert users[1].startswith("Before we finish") and users[2].startswith("Sorry, I still need this")
+    # After two reminders the customer's thanks stands: the validator, not the loop, judges the result.
+    assert dialogue.end_reason == COMPLETED and len(users) == 3
 
 
 def test_a_lookup_answered_in_an_earlier_turn_counts_for_the_next_turns_plan(tmp_path: Path) -> None:
