@@ -68,3 +68,19 @@ def call_grammar(calls_schema: dict[str, Any]) -> str:
 def text_grammar(max_chars: int) -> str:
     """GBNF for a plain-text reply of 1 to ``max_chars`` characters (capped for llama.cpp)."""
     return _TEXT_RULE.replace("MAX", str(max(0, min(max_chars, MAX_GRAMMAR_LENGTH * 2) - 1)))
+
+
+def json_text(text: str) -> str:
+    """``text`` re-serialised where it is JSON only once raw control characters are allowed in
+    strings. llama-cpp-python's schema grammars (in process and in ``llama_cpp.server``) let a
+    string hold a raw newline, which strict parsers (pydantic, ``json.loads``) refuse: the 1.5B
+    judge then got its own parse error back as feedback and judged that instead of the dialogue."""
+    try:
+        json.loads(text)
+        return text
+    except ValueError:
+        pass
+    try:
+        return json.dumps(json.loads(text, strict=False), ensure_ascii=False)
+    except ValueError:
+        return text

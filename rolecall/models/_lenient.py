@@ -20,7 +20,7 @@ from typing import Any
 import httpx2
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-from rolecall.models._grammar import grammar_safe
+from rolecall.models._grammar import grammar_safe, json_text
 
 
 def _tool_call_in_text(text: str, tool_names: set[str]) -> dict[str, Any] | None:
@@ -29,7 +29,7 @@ def _tool_call_in_text(text: str, tool_names: set[str]) -> dict[str, Any] | None
     if stripped.startswith("```"):
         stripped = stripped.strip("`").removeprefix("json").strip()
     try:
-        value = json.loads(stripped)
+        value = json.loads(stripped, strict=False)
     except ValueError:
         return None
     if not isinstance(value, dict) or value.get("name") not in tool_names:
@@ -63,6 +63,8 @@ def fix_response(data: dict[str, Any], tool_names: set[str]) -> dict[str, Any]:
                 ]
                 message["content"] = None
                 choice["finish_reason"] = "tool_calls"
+        if isinstance(message.get("content"), str):
+            message["content"] = json_text(message["content"])
     return data
 
 

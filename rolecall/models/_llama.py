@@ -42,7 +42,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
 from rolecall.agents._templates import render
-from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, text_grammar
+from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, json_text, text_grammar
 from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers, way_forward
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 from rolecall.text import repeats
@@ -467,7 +467,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                     calls.append(FunctionCall(id=f"call_{self._calls}", name=parsed["name"], arguments=arguments))
             if calls:
                 return CreateResult(finish_reason="function_calls", content=calls, usage=usage, cached=False)
-        return CreateResult(finish_reason=finish, content=text, usage=usage, cached=False)
+        return CreateResult(finish_reason=finish, content=json_text(text), usage=usage, cached=False)
 
 
 _TOOL_CALL = "<tool_call>\n{}\n</tool_call>"
@@ -564,6 +564,6 @@ def _evidence(messages: Sequence[LLMMessage]) -> list[str]:
 
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)  # raw control characters in strings: see json_text
     except ValueError:
         return text

@@ -68,6 +68,13 @@ def test_plain_text_and_unknown_tools_are_left_alone() -> None:
     assert fix_response(both, TOOLS)["choices"][0]["message"] == {"content": None, "tool_calls": [{"id": "a"}]}
 
 
+def test_json_with_raw_newlines_in_strings_is_re_escaped() -> None:
+    content = '{"reasoning": "First.\nSecond.", "consistent": "no"}'
+    data = fix_response({"choices": [{"message": {"role": "assistant", "content": content}}]}, TOOLS)
+    fixed = data["choices"][0]["message"]["content"]
+    assert "\n" not in fixed and json.loads(fixed) == {"reasoning": "First.\nSecond.", "consistent": "no"}
+
+
 # -- against a real llama_cpp.server ----------------------------------------------------------------
 
 SCENARIO = {

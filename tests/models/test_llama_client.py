@@ -127,6 +127,23 @@ def test_replies_become_calls_or_text() -> None:
     assert client.total_usage().prompt_tokens == 5
 
 
+def test_json_replies_with_raw_control_characters_in_strings_are_re_escaped() -> None:
+    client = LlamaCppChatCompletionClient()
+    raw = '{"reasoning": "Line one.\nLine two.\tEnd", "consistent": "yes"}'
+    assert "\n" in raw  # a real newline inside the string, as the grammar allows
+    with pytest.raises(ValueError):
+        json.loads(raw)
+    result = client._result({"choices": [{"message": {"content": raw}}], "usage": {}}, with_tools=False)
+    assert json.loads(result.content) == {"reasoning": "Line one.\nLine two.\tEnd", "consistent": "yes"}
+    # Tool-call arguments too; prose and strict JSON are left as they are.
+    body = '{"name": "' + FIND["name"] + '", "arguments": {"order_number": "W-20417\n"}}'
+    reply = {"choices": [{"message": {"content": f"<tool_call>{body}</tool_call>"}}], "usage": {}}
+    assert json.loads(client._result(reply, with_tools=True).content[0].arguments) == {"order_number": "W-20417\n"}
+    for text in ("Fine.\nThanks", '{"a": "b"}'):
+        reply = {"choices": [{"message": {"content": text}}], "usage": {}}
+        assert client._result(reply, with_tools=False).content == text
+
+
 def test_call_chance_is_the_opening_mass_shifted_in_log_odds() -> None:
     logits = np.log(np.array([0.5, 0.3, 0.2]))
     openers = np.array([False, True, True])
