@@ -426,18 +426,14 @@ class _Session:
                 reply = self._with_asked_details(plan, step.text or "", reply)
             if self._voice_problem(reply.message):  # still not the customer's own words after a redraft
                 reply = _scripted_reply(plan_done, fault_this_turn) or reply
-            if (
-                not plan_done
-                and not fault_this_turn
-                and nudges < len(GOAL_NUDGES)
-                and (reply.status == "done" or (reply.status == "continue" and is_closing(reply.message)))
-            ):
+            leaving = reply.status == "done" or (reply.status == "continue" and is_closing(reply.message))
+            if leaving and not plan_done and not fault_this_turn and nudges < len(GOAL_NUDGES):
                 # The 1.5B user thanks the agent for a lookup and leaves before the goal call
                 # (most goal_calls_made rejections): it asks for what is still undone instead.
                 message = render(GOAL_NUDGES[nudges], request=self._request(plan)).strip()
                 reply = UserReply(message=message, status="continue")
                 nudges += 1
-            if reply.status == "done" or (plan_done and reply.status == "continue" and is_closing(reply.message)):
+            elif reply.status == "done" or (plan_done and leaving):
                 return COMPLETED
             if reply.status == "give_up":
                 return GAVE_UP_AFTER_FAULT if fault_this_turn else "user_gave_up"
