@@ -56,8 +56,10 @@ def plan_problems(
                 )
             elif isinstance(wanted, Mapping) and field and not compatible(field, wanted):
                 problems.append(f"{where}: {parameter} cannot take {ref}: its values do not fit the parameter's schema")
-            elif _other_identifier(ref.path[-1] if ref.path else "", parameter):
-                problems.append(f"{where}: {parameter} cannot take {ref}: a {ref.path[-1]} is not a {parameter}")
+            elif _names_other_thing(_field_name(ref.path), parameter):
+                problems.append(
+                    f"{where}: {parameter} cannot take {ref}: a {_field_name(ref.path)} is not a {parameter}"
+                )
         signature = json.dumps([call.name, call.arguments], sort_keys=True)
         if signature in signatures:
             problems.append(f"{where}: duplicates an earlier call")
@@ -82,7 +84,12 @@ def repair_references(
     last_name=$1.last_name)" where $1 is find_traveler_by_email, "$3.trips.0.booking_id" where
     $3 is send_itinerary. Such a reference moves to the nearest earlier call whose tool returns
     that field; if none does and the user's facts hold the value under the parameter's or the
-    field's name, it becomes that literal. Anything else is left for :func:`plan_problems`.
+    field's name, it becomes that literal.
+
+    They also take a value from the wrong field: "last_name=$2.trips.0.destination_city",
+    "order_id=$1.member_since". A reference to a field that plainly names something else than
+    its parameter moves to an earlier call returning a field of the parameter's own name, or
+    becomes the user's fact of that name. Anything else is left for :func:`plan_problems`.
     """
     seen: dict[str, str] = dict(earlier_calls)
     calls: list[PlannedCall] = []
@@ -90,23 +97,43 @@ def repair_references(
         arguments = dict(call.arguments)
         for parameter, ref in call.references():
             source = seen.get(ref.call)
-            if source is not None and schema_at(output_schemas.get(source), ref.path) is not None:
+            related = not _names_other_thing(_field_name(ref.path), parameter)
+            if related and source is not None and schema_at(output_schemas.get(source), ref.path) is not None:
                 continue
+            path = ref.path if related else (parameter,)
             returning = [
-                call_id for call_id, name in seen.items() if schema_at(output_schemas.get(name), ref.path) is not None
+                call_id for call_id, name in seen.items() if schema_at(output_schemas.get(name), path) is not None
             ]
+            fact_names = [parameter, ref.path[-1]] if related else [parameter]
+            known = [name for name in fact_names if name in facts]
             if returning:
-                arguments[parameter] = f"{returning[-1]}.{'.'.join(ref.path)}"
-            elif parameter in facts or ref.path[-1] in facts:
-                arguments[parameter] = facts.get(parameter, facts.get(ref.path[-1]))
+                arguments[parameter] = f"{returning[-1]}.{'.'.join(path)}"
+            elif known:
+                arguments[parameter] = facts[known[0]]
         calls.append(call.model_copy(update={"arguments": arguments}))
         seen[call.id] = call.name
     return plan.model_copy(update={"calls": calls})
 
 
-def _other_identifier(field: str, parameter: str) -> bool:
-    """Whether an output id names another kind of entity than the parameter (order_id -> item_id)."""
-    return field.endswith("_id") and parameter.endswith("_id") and field != parameter
+def _field_name(path: tuple[str, ...] | list[str]) -> str:
+    """The name a reference's value has: its last step that is not a list index."""
+    return next((part for part in reversed(path) if not part.isdigit()), "")
+
+
+def _words(name: str) -> set[str]:
+    """A name's words, singular (``item_ids`` -> item, id)."""
+    return {word[:-1] if len(word) > 2 and word.endswith("s") else word for word in name.lower().split("_") if word}
+
+
+def _names_other_thing(field: str, parameter: str) -> bool:
+    """Whether an output field plainly holds something else than the parameter wants.
+
+    Either another kind of id (order_id -> item_id), or a name with no word in common
+    (destination_city -> last_name). Every dataflow-graph edge shares a word: it matches names,
+    or feeds a bare ``id`` into ``<entity>_id``.
+    """
+    other_id = field.endswith("_id") and parameter.endswith("_id") and field != parameter
+    return other_id or not _words(field) & _words(parameter)
 
 
 def _argument_problems(call: PlannedCall, tool: Tool, where: str) -> list[str]:

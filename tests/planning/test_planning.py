@@ -166,6 +166,7 @@ def test_a_good_plan_has_no_problems() -> None:
         (lambda c: setattr(c[1], "id", "$1"), "already used"),
         (lambda c: c[1].arguments.update(customer_id="C-1"), "not connected"),
         (lambda c: c[2].arguments.update(order_id="$1.customer_id"), "a customer_id is not a order_id"),
+        (lambda c: c[2].arguments.update(order_id="$1.name"), "a name is not a order_id"),
     ],
 )
 def test_plan_problems_catch_each_defect(change, expected: str) -> None:
@@ -200,8 +201,13 @@ MADE = {"$1": "find_customer", "$4": "cancel_order"}
         # No call returns it, but the user's facts hold it under the field's or the parameter's name.
         (GOOD, 2, "order_id", "$1.order_ref", {}, {"order_ref": "O-7"}, "O-7"),
         (GOOD, 2, "order_id", "$1.nope", {}, {"order_id": "O-8"}, "O-8"),
-        # Nothing to go on: left for plan_problems to report.
+        # A field that names something else: a field of the parameter's name, else its fact.
+        (GOOD, 1, "customer_id", "$1.name", {}, {}, "$1.customer_id"),
+        (GOOD, 2, "order_id", "$1.name", {}, {"order_id": "O-9"}, "O-9"),
+        # Nothing to go on: left for plan_problems to report. The field's own fact is no help
+        # when the field is the wrong thing (a name is not an order id).
         (GOOD, 2, "order_id", "$1.nope", {}, {"email": "a@b.co"}, "$1.nope"),
+        (GOOD, 2, "order_id", "$1.name", {}, {"name": "Ann"}, "$1.name"),
     ],
 )
 def test_repair_references_points_references_where_they_can_be(
@@ -216,6 +222,30 @@ def test_repair_references_points_references_where_they_can_be(
     assert others == [c.arguments for i, c in enumerate(broken.calls) if i != call]
     if expected.startswith("$") and expected != value:
         assert plan_problems(repaired, BY_NAME, SCHEMAS, earlier, max_calls=4) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "parameter"),
+    [
+        ("orders.0.order_id", "order_id"),
+        ("id", "order_id"),
+        ("items.0.item_id", "item_ids"),
+        ("email", "approver_email"),
+    ],
+)
+def test_fields_sharing_a_word_with_the_parameter_are_accepted(field: str, parameter: str) -> None:
+    tool = _tool("take", {parameter: STR})
+    source = _tool("give", {}, {"type": "object", "properties": {"x": STR}})
+    plan = TurnPlan(
+        calls=[
+            PlannedCall(id="$1", name="give", arguments={}),
+            PlannedCall(id="$2", name="take", arguments={parameter: f"$1.{field}"}),
+        ]
+    )
+    open_schemas = {"give": {"type": "object"}, "take": {}}  # open: any field path exists
+    tools = {"give": source, "take": tool}
+    assert plan_problems(plan, tools, open_schemas, {}, max_calls=4) == []
+    assert repair_references(plan, open_schemas, {}, {parameter: "literal"}) == plan
 
 
 def test_repair_references_keeps_good_references() -> None:
