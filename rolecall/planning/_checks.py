@@ -48,6 +48,7 @@ def plan_problems(
             source = seen_ids.get(ref.call)
             field = schema_at(output_schemas.get(source), ref.path) if source else None
             wanted = (tool.parameters.get("properties") or {}).get(parameter)
+            field_name = _field_name(ref.path)
             if source is None:
                 problems.append(f"{where}: {parameter} refers to {ref.call}, which is not an earlier call")
             elif field is None:
@@ -56,10 +57,8 @@ def plan_problems(
                 )
             elif isinstance(wanted, Mapping) and field and not compatible(field, wanted):
                 problems.append(f"{where}: {parameter} cannot take {ref}: its values do not fit the parameter's schema")
-            elif _names_other_thing(_field_name(ref.path), parameter):
-                problems.append(
-                    f"{where}: {parameter} cannot take {ref}: a {_field_name(ref.path)} is not a {parameter}"
-                )
+            elif _names_other_thing(field_name, parameter):
+                problems.append(f"{where}: {parameter} cannot take {ref}: a {field_name} is not a {parameter}")
         signature = json.dumps([call.name, call.arguments], sort_keys=True)
         if signature in signatures:
             problems.append(f"{where}: duplicates an earlier call")

@@ -231,6 +231,7 @@ def test_repair_references_points_references_where_they_can_be(
         ("id", "order_id"),
         ("items.0.item_id", "item_ids"),
         ("email", "approver_email"),
+        ("tags.0", "tag"),  # the name is the list's, singular; the index is no name
     ],
 )
 def test_fields_sharing_a_word_with_the_parameter_are_accepted(field: str, parameter: str) -> None:
