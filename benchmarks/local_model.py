@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from rolecall.simulator import MANIFEST, read_run, tally
+from rolecall.run import MANIFEST, read_run, tally
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ["retail_orders", "travel_desk", "it_helpdesk"]

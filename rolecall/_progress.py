@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rolecall.simulator import FILES, MANIFEST
-from rolecall.simulator import Progress as RunProgress
+from rolecall.run import FILES, MANIFEST
+from rolecall.run import Progress as RunProgress
 
 
 class RunDisplay:

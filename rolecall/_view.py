@@ -22,13 +22,29 @@ def _hidden_names(record: dict[str, Any]) -> set[str]:
     return {call["name"] for turn in turns for call in turn.get("calls", []) if call["id"] in turn.get("hidden", [])}
 
 
+def origin_label(origin: dict[str, Any] | None) -> str:
+    """A short mark for a message not written by a model as-is ("" for a model's own)."""
+    if not origin or origin.get("origin") in ("model", "scenario", None):
+        return ""
+    detail = origin.get("template") or origin.get("fault") or ""
+    if origin.get("drafts"):
+        detail = f"{detail}, {origin['drafts']} drafts" if detail else f"{origin['drafts']} drafts"
+    if origin.get("edits"):
+        detail = "; ".join(origin["edits"])
+    return f"[{origin['origin']}{': ' + detail if detail else ''}]"
+
+
 def render_record(record: dict[str, Any], width: int) -> Panel:
     hidden = _hidden_names(record)
     meta = record.get("metadata", {})
+    origins = meta.get("provenance") or []
     body = Text()
-    for message in record.get("messages", []):
+    for position, message in enumerate(record.get("messages", [])):
         role = message.get("role", "?")
         style = _STYLES.get(role, "")
+        mark = origin_label(origins[position] if position < len(origins) else None)
+        if mark:
+            body.append(_clip(mark, width) + " ", style="bold red")
         if role == "assistant" and message.get("tool_calls"):
             for call in message["tool_calls"]:
                 function = call.get("function", {})

@@ -6,8 +6,10 @@ them, so ``rolecall --help`` and ``rolecall validate`` start fast.
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +26,12 @@ app = typer.Typer(
 )
 
 EXIT_INVALID = 2
+
+
+class AssistChoice(enum.StrEnum):
+    auto = "auto"
+    none = "none"
+    small_model = "small_model"
 
 
 def _version(value: bool) -> None:
@@ -76,14 +84,25 @@ def _print_problems(problems: list[object]) -> None:
 
 
 def _model_configs(
-    scenario_configs: dict[str, dict[str, object]], model: Path | None, role_models: list[str]
+    scenario_configs: dict[str, dict[str, object]], model: str | None, role_models: list[str], stack: ExitStack
 ) -> dict[str, dict[str, object]]:
-    """The scenario's model configs, overridden by --model (every role) and --role-model."""
+    """The scenario's model configs, overridden by --model (every role) and --role-model.
+
+    ``--model mock[:KNOBS]`` starts the deterministic mock model on 127.0.0.1 for this run."""
     from rolecall.models import ROLES
     from rolecall.scenario import load_model_config
 
     configs = dict(scenario_configs)
-    if model is not None:
+    if model is not None and (model == "mock" or model.startswith("mock:")):
+        from rolecall.mock import MockServer, model_config, parse_mock_spec
+
+        try:
+            settings = parse_mock_spec(model)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--model") from None
+        server = stack.enter_context(MockServer.from_settings(settings))
+        configs = {"default": model_config(server.base_url)}
+    elif model is not None:
         configs = {"default": load_model_config(model)}
     for item in role_models:
         role, _, path = item.partition("=")
@@ -103,7 +122,11 @@ def run(
         int | None, typer.Option("--dialogues", "-n", min=1, help="How many dialogues (default: the scenario's).")
     ] = None,
     model: Annotated[
-        Path | None, typer.Option("--model", help="AutoGen component config (YAML) for every role.")
+        str | None,
+        typer.Option(
+            "--model",
+            help="AutoGen component config (YAML) for every role, or 'mock[:KNOBS]' for the built-in mock model.",
+        ),
     ] = None,
     role_model: Annotated[
         list[str], typer.Option("--role-model", help="ROLE=CONFIG: a model for one role (repeatable).")
@@ -113,9 +136,34 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a run in OUT, skipping dialogues written.")
     ] = False,
+    assist: Annotated[
+        AssistChoice | None,
+        typer.Option(
+            "--assist",
+            help="Aids for weak models: auto (for roles on the embedded model), none, small_model "
+            "(default: the scenario's generation.assist).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate dialogues: writes dialogues.jsonl, rejected.jsonl, failed.jsonl and manifest.json to OUT."""
+    with ExitStack() as stack:
+        _run(scenario, out, dialogues, model, role_model, seed, concurrency, resume, assist, quiet, stack)
+
+
+def _run(
+    scenario: Path,
+    out: Path,
+    dialogues: int | None,
+    model: str | None,
+    role_model: list[str],
+    seed: int | None,
+    concurrency: int,
+    resume: bool,
+    assist: AssistChoice | None,
+    quiet: bool,
+    stack: ExitStack,
+) -> None:
     import asyncio
 
     from rolecall.scenario import ProblemsFound, load_scenario
@@ -123,29 +171,36 @@ def run(
 
     try:
         loaded = load_scenario(scenario, known_rules=CHECK_NAMES)
-        configs = _model_configs(loaded.model_configs, model, role_model)
+        configs = _model_configs(loaded.model_configs, model, role_model, stack)
     except ProblemsFound as found:
         _print_problems(found.problems)
         raise typer.Exit(EXIT_INVALID) from None
 
     from rolecall.agents import AutogenBackend
+    from rolecall.assist import AssistPolicy
     from rolecall.models import ModelConfigError, ModelFactory
-    from rolecall.simulator import OutputExists, RunOptions, run_scenario
+    from rolecall.run import OutputExists, RunOptions, run_scenario
 
     generation = loaded.scenario.generation
+    assist_settings = generation.assist
+    if assist is not None:
+        assist_settings = assist_settings.model_copy(update={"mode": assist.value})
+    try:
+        factory = ModelFactory(configs)
+        policy = AssistPolicy.resolve(assist_settings, factory.embedded_roles())
+        factory.steer_assistant = policy.steer_assistant
+        factory.prepare()  # fail now, before any output, on a bad config or missing weights
+    except ModelConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
     options = RunOptions(
         out_dir=out,
         dialogues=dialogues or generation.dialogues,
         seed=generation.seed if seed is None else seed,
         concurrency=concurrency,
         resume=resume,
+        assist=policy,
     )
-    try:
-        factory = ModelFactory(configs)
-        factory.prepare()  # fail now, before any output, on a bad config or missing weights
-    except ModelConfigError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
 
     from rolecall._progress import RunDisplay
 

@@ -1,9 +1,9 @@
-"""Comparing chat messages: is a reply a repeat of something already said, or in the wrong voice.
+"""Comparing texts: is a reply a repeat of something already said, what is a text about.
 
 Small models copy. The 1.5B model, as the assistant, repeats its own earlier answer or the
-customer's request word for word; as the customer it repeats the agent or itself, or answers as
-the agent. Both the session (for the user) and the embedded client (for the assistant) use these
-tests to redraft such replies instead of letting the dialogue loop.
+customer's request word for word; as the customer it repeats the agent or itself. The aids for
+the user (``rolecall.assist``) and the embedded client (for the assistant) use these tests to
+redraft such replies; the planner uses the topic stems to draw chains of tools.
 """
 
 from __future__ import annotations
@@ -19,27 +19,6 @@ MIN_NEAR_REPEAT_WORDS = 6
 # Word-level similarity at or above which a reply counts as a repeat: a copy with a few words
 # changed ("I found the order ..." twice with one id different) is still a copy.
 REPEAT_SIMILARITY = 0.85
-
-# Phrases only the support side says. A customer message that contains one is the model
-# answering as the agent it was tuned to be.
-_AGENT_VOICE = re.compile(
-    r"\b(?:how (?:can|may) i (?:help|assist)"
-    r"|i(?:'|\u2019)?d be (?:happy|glad) to (?:help|assist)"
-    r"|i(?:'|\u2019)?ll do my best to (?:help|assist)"
-    r"|thanks? (?:you )?for contacting"
-    r"|(?:can|could) you (?:please )?provide (?:me with )?your"
-    r"|please provide (?:me with )?your"
-    # The customer's own details are "my email"; "your email" is the agent's view of them.
-    r"|i (?:cannot|can't|can\u2019t|can not|don't|don\u2019t|do not) (?:provide|give|share|have) (?:access to )?your)\b"
-    # Asking for "more details" with nothing after it: the agent's question to a vague request.
-    r"|\b(?:can|could) you (?:please )?provide (?:me with )?(?:more|further) (?:details|information)\s*[?.!]",
-    re.IGNORECASE,
-)
-
-
-# How a customer's message starts when it closes the conversation rather than asking for more.
-_CLOSING = re.compile(r"^\W*(?:thanks?|thank you|great|perfect|wonderful|awesome|excellent|got it)\b", re.IGNORECASE)
-
 
 # Words too common in personas and tool descriptions to say what either is about.
 _COMMON_WORDS = frozenset(
@@ -127,69 +106,3 @@ def repeats(text: str, earlier: Iterable[str]) -> bool:
         if difflib.SequenceMatcher(None, words, other_words, autojunk=False).ratio() >= REPEAT_SIMILARITY:
             return True
     return False
-
-
-def sounds_like_agent(text: str) -> bool:
-    """Whether a customer's message contains a phrase only the support agent would say."""
-    return _AGENT_VOICE.search(text) is not None
-
-
-# An agent's message that asks the customer for something, as opposed to one that tells.
-_REQUEST = re.compile(
-    r"\?|\b(?:please (?:provide|share|give|tell|confirm|send|enter)|(?:can|could|would) you)\b", re.IGNORECASE
-)
-
-
-def asks_something(text: str) -> bool:
-    """Whether a message asks a question or makes a request."""
-    return _REQUEST.search(text) is not None
-
-
-def names_all_words(text: str, label: str) -> bool:
-    """Whether every word of ``label`` ("order number") starts a word of ``text``."""
-    lowered = text.lower()
-    words = label.lower().split()
-    return bool(words) and all(re.search(rf"\b{re.escape(word)}", lowered) for word in words)
-
-
-def is_closing(text: str) -> bool:
-    """Whether a customer's message is a thank-you that asks nothing more (no question in it)."""
-    return _CLOSING.search(text) is not None and "?" not in text
-
-
-# Third-person verbs that do not follow the "drop the s" rule.
-_FIRST_PERSON_VERBS = {"is": "am", "has": "have", "was": "was", "does": "do", "goes": "go"}
-_POSSESSIVES = re.compile(r"\b(?:her|his|their)\b", re.IGNORECASE)
-_SUBJECT_PRONOUNS = re.compile(r"\b(?:she|he|they)\b", re.IGNORECASE)
-
-
-def in_first_person(goal: str, names: Iterable[str]) -> str:
-    """A planner's goal ("Hannah Okoro wants her account unlocked") as the customer would say
-    it ("I want my account unlocked"). Goals that do not start with one of ``names`` (or "the
-    user"/"the customer") are returned as a request for help with them.
-
-    A heuristic for a scripted fallback: it handles the planner's usual sentence shape
-    (subject, present-tense verb, possessive pronouns), not English at large.
-    """
-    text = goal.strip().rstrip(".")
-    subjects = sorted({*(n for n in names if n), "the user", "the customer"}, key=len, reverse=True)
-    for subject in subjects:
-        if text.lower().startswith(subject.lower() + " "):
-            verb, _, rest = text[len(subject) + 1 :].partition(" ")
-            lowered = verb.lower()
-            if lowered in _FIRST_PERSON_VERBS:
-                verb = _FIRST_PERSON_VERBS[lowered]
-            elif lowered.endswith(("shes", "ches", "sses", "xes")):
-                verb = verb[:-2]
-            elif lowered.endswith("ies"):
-                verb = verb[:-3] + "y"
-            elif lowered.endswith("s") and not lowered.endswith("ss"):
-                verb = verb[:-1]
-            rest = _POSSESSIVES.sub("my", rest)
-            rest = _SUBJECT_PRONOUNS.sub("I", rest)
-            for name in names:  # "... so Hannah can work" -> "... so I can work"
-                if name:
-                    rest = re.sub(rf"\b{re.escape(name)}'s\b", "my", rest)
-                    rest = re.sub(rf"\b{re.escape(name)}\b", "I", rest)
-            return f"I {verb} {rest}".rstrip() + "."
-    return f"I need help with this: {text[:1].lower()}{text[1:]}."

@@ -15,8 +15,8 @@ from rolecall.agents._protocols import (
     ToolExecutor,
     Usage,
 )
+from rolecall.agents._provenance import Origin, provenance
 from rolecall.agents._replies import JudgeReply, PlanReply, UserReply, json_object_reply, plan_reply_for
-from rolecall.agents._templates import render
 
 if TYPE_CHECKING:
     from rolecall.agents._autogen import AutogenBackend
@@ -36,6 +36,7 @@ __all__ = [
     "AutogenBackend",
     "ExecutedCall",
     "JudgeReply",
+    "Origin",
     "PlanReply",
     "RoleBackend",
     "RoleError",
@@ -45,5 +46,5 @@ __all__ = [
     "UserReply",
     "json_object_reply",
     "plan_reply_for",
-    "render",
+    "provenance",
 ]

@@ -13,6 +13,7 @@ from rolecall.models._factory import (
     ModelFactory,
     embedded_default,
     expand_environment,
+    is_embedded,
     redact,
     redact_text,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "embedded_default",
     "ensure_model",
     "expand_environment",
+    "is_embedded",
     "redact",
     "redact_text",
 ]

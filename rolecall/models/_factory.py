@@ -72,6 +72,14 @@ def redact(value: Any) -> Any:
     return value
 
 
+EMBEDDED_PROVIDER = "LlamaCppChatCompletionClient"
+
+
+def is_embedded(config: Mapping[str, Any]) -> bool:
+    """Whether a component config builds the embedded in-process client."""
+    return str(config.get("provider", "")).rsplit(".", 1)[-1] == EMBEDDED_PROVIDER
+
+
 class ModelFactory:
     """Builds (and shares) one client per distinct config; each role asks for its own."""
 
@@ -82,9 +90,24 @@ class ModelFactory:
         self._configs = {role: copy.deepcopy(dict(config)) for role, config in configs.items()}
         self._clients: dict[str, ChatCompletionClient] = {}
         self._secrets: set[str] = set()
+        self.steer_assistant = True  # the embedded client's call steering, for the assistant role
 
     def config_for(self, role: str) -> dict[str, Any]:
-        return self._configs.get(role) or self._configs.get("default") or embedded_default()
+        config = self._configs.get(role) or self._configs.get("default") or embedded_default()
+        if role == "assistant" and is_embedded(config) and not self.steer_assistant:
+            # The assist policy turned the steering off: the embedded assistant answers as it
+            # would, with no grounding of ids, routing or redraws.
+            config = copy.deepcopy(config)
+            config.setdefault("config", {})["steering"] = False
+        return config
+
+    def embedded_roles(self) -> set[str]:
+        """The roles that run on the embedded model (the aids' ``auto`` mode turns on for these)."""
+        return {
+            role
+            for role in ROLES
+            if is_embedded(self._configs.get(role) or self._configs.get("default") or embedded_default())
+        }
 
     def client_for(self, role: str) -> ChatCompletionClient:
         from autogen_core.models import ChatCompletionClient

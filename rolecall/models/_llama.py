@@ -41,10 +41,10 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
-from rolecall.agents._templates import render
 from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, json_text, text_grammar
 from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers, way_forward
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
+from rolecall.prompts import render
 from rolecall.text import repeats
 
 MODEL_INFO = ModelInfo(vision=False, function_calling=True, json_output=True, structured_output=True, family="unknown")
@@ -69,6 +69,12 @@ class LlamaCppClientConfig(BaseModel):
     )
     tool_call_bias: float = Field(
         default=2.0, description="Log-odds added to the model's own chance of calling a tool rather than answering."
+    )
+    steering: bool = Field(
+        default=True,
+        description="The aids for a weak assistant: grounded ids, tool_call_bias, routing to lookups, redraws "
+        "of repeats and refusals, no repeat of an answered call. Off (the assist policy's 'none'): the model's "
+        "own choice of calling, and its own call or text, under the grammar only.",
     )
     prefix_cache_bytes: int = Field(default=1 << 30, ge=0, description="RAM for reusable prompt prefixes; 0: off.")
 
@@ -258,7 +264,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 turn["role"] = "user"
         if tools:
             listing = "\n".join(json.dumps({"type": "function", "function": t}, ensure_ascii=False) for t in tools)
-            guide = render("local_tools", tools=listing)
+            guide = render("local/tools", tools=listing)
             if chat and chat[0]["role"] == "system":
                 chat[0]["content"] += "\n\n" + guide
             else:
@@ -278,7 +284,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             if not isinstance(tool_choice, str):
                 chosen = [t for t in tools if t["name"] == tool_choice.schema["name"]]
             blocked: dict[str, list[str]] = {}
-            if self._config.ground_identifiers:
+            if self._config.steering and self._config.ground_identifiers:
                 candidates = candidate_values(_evidence(messages))
                 grounded = [(t, ground_parameters(dict(t.get("parameters") or {}), candidates)) for t in chosen]
                 pairs = [(t, p) for t, p in grounded if p is not None]
@@ -365,7 +371,8 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 prompt, max_tokens=1, temperature=0.0, logits_processor=[_keep(logits)], stop=stop
             )
             _add_usage(usage, first)
-            chance = _call_chance(logits[0], engine.call_openers(), self._config.tool_call_bias)
+            bias = self._config.tool_call_bias if self._config.steering else 0.0
+            chance = _call_chance(logits[0], engine.call_openers(), bias)
             draw = random.Random(hashlib.sha256(f"{settings['seed']}:{prompt}".encode()).digest()).random()
             calling = draw < chance
             _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
@@ -379,7 +386,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         def ask(values: list[str]) -> dict[str, Any]:
             """A question for the values a wanted tool still lacks, prompted by a note only the model sees."""
             listed = " and ".join(value.replace("_", " ") for value in values)
-            note = {"role": "system", "content": render("local_ask", values=listed)}
+            note = {"role": "system", "content": render("local/ask", values=listed)}
             text, reply = generate(step["text"], prompt=engine.prompt([*chat, note])[0])
             return _chat_reply(text, reply, usage)
 
@@ -410,6 +417,8 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
 
         if not calling:
             text, reply = generate(step["text"])
+            if not self._config.steering:
+                return _chat_reply(text, reply, usage)
             names = [*calls, *step.get("blocked", {})]
             named = [name for name in names if re.search(rf"\b{re.escape(name)}\b", text)]
             # A canned refusal or a copy of an earlier message means the model is stuck.
@@ -436,7 +445,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
             parsed = _loads(text)
             name = parsed.get("name") if isinstance(parsed, dict) else None
             arguments = parsed.get("arguments") if isinstance(parsed, dict) else None
-            if _signature(name, arguments) not in step["answered"]:
+            if not self._config.steering or _signature(name, arguments) not in step["answered"]:
                 return _chat_reply(_TOOL_CALL.format(text), reply, usage)
             # Small models repeat the call they just made. Offer the other tools, or let it answer.
             _log.debug("repeat of an answered call to %s: offering the other tools", name)

@@ -10,6 +10,7 @@ from rolecall.scenario._loader import (
     usable_schema,
 )
 from rolecall.scenario._models import (
+    AssistSettings,
     CallBudget,
     FaultSettings,
     GenerationSettings,
@@ -19,11 +20,13 @@ from rolecall.scenario._models import (
     Persona,
     PriorCall,
     Scenario,
+    UserSettings,
     ValidationSettings,
 )
 from rolecall.scenario._source import Problem, ProblemsFound, format_path
 
 __all__ = [
+    "AssistSettings",
     "CallBudget",
     "FaultSettings",
     "GenerationSettings",
@@ -37,6 +40,7 @@ __all__ = [
     "ProblemsFound",
     "Scenario",
     "Tool",
+    "UserSettings",
     "ValidationSettings",
     "format_path",
     "load_model_config",

@@ -247,6 +247,70 @@ class DateRange(StrictModel):
         return self
 
 
+AssistMode = Literal["auto", "none", "small_model"]
+
+
+class AssistSettings(StrictModel):
+    """Aids for weak models: code that redrafts, completes or replaces what a model wrote.
+
+    ``auto`` turns them on only for roles that run on the embedded model; ``none`` turns every
+    one off (a user message is exactly one model reply); ``small_model`` turns them on for every
+    role. Whatever an aid writes is marked in the record's ``metadata.provenance``. The bounds
+    below apply where the aids are on. A plain string (``assist: none``) sets the mode alone.
+    """
+
+    mode: AssistMode = Field(default="auto", description="auto | none | small_model.")
+    opening_drafts: int = Field(
+        default=4, ge=1, description="Drafts of a turn's opening request before its values are appended."
+    )
+    reply_redrafts: int = Field(
+        default=1, ge=0, description="Redrafts of a user reply that speaks as the agent or repeats the chat."
+    )
+    goal_reminders: int = Field(
+        default=2, ge=0, le=2, description="Scripted reminders of an undone goal per turn, when the user would leave."
+    )
+    scripted_fallbacks: bool = Field(
+        default=True, description="Script a user message when every draft still speaks as the agent."
+    )
+    state_hints: bool = Field(
+        default=True, description="Tell the simulated user when the plan's calls have answered or failed."
+    )
+    state_details: bool = Field(
+        default=True, description="State planned values the agent asked for and the user's reply left out."
+    )
+    closing_heuristic: bool = Field(
+        default=True, description="A plain thank-you ends a turn whose calls are all answered."
+    )
+    repair_plans: bool = Field(
+        default=True, description="Move a plan's references to fields their call does not return."
+    )
+    steer_assistant: bool = Field(
+        default=True, description="The embedded client's call steering (grounded ids, routing, redraws)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mode(cls, data: Any) -> Any:
+        return {"mode": data} if isinstance(data, str) else data
+
+
+Disclosure = Literal["upfront", "on_request", "mixed"]
+
+
+class UserSettings(StrictModel):
+    """How the simulated user behaves."""
+
+    disclosure: Disclosure = Field(
+        default="upfront",
+        description="upfront: the opening request states every value the plan needs (DiGiT-TC); on_request: "
+        "the user opens with the goal and gives each value when the agent asks; mixed: on_request with "
+        "probability on_request_share per turn.",
+    )
+    on_request_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="With disclosure mixed: the share of turns played on_request."
+    )
+
+
 class GenerationSettings(StrictModel):
     dialogues: int = Field(default=10, ge=1, description="How many dialogues `rolecall run` generates.")
     seed: int = Field(default=0, description="Seed for every random choice; same seed, same dialogues.")
@@ -267,6 +331,10 @@ class GenerationSettings(StrictModel):
     max_messages: int = Field(default=40, ge=4, description="Hard bound on messages per dialogue.")
     max_tool_calls_per_turn: int = Field(default=8, ge=1, description="Hard bound on tool calls per user turn.")
     dates: DateRange | None = Field(default=None, description="The dialogue's 'today' is drawn from this range.")
+    user: UserSettings = Field(default_factory=UserSettings, description="The simulated user's behaviour.")
+    assist: AssistSettings = Field(
+        default_factory=AssistSettings, description="Aids for weak models: `auto`, `none`, `small_model`, or settings."
+    )
 
 
 FaultKind = Literal[

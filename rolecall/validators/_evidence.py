@@ -50,6 +50,9 @@ class DialogueEvidence:
     facts: dict[str, Any] = field(default_factory=dict)
     # tool_call_id -> fault kind for results the simulator produced as errors.
     faults: dict[str, str] = field(default_factory=dict)
+    # Index-aligned with ``messages``: who wrote each one ({"origin": "model" | "scripted" | ...}).
+    # The rules may read it; the judge is never shown it.
+    provenance: list[dict[str, Any]] = field(default_factory=list)
 
     def tool_calls(self) -> list[ToolCallView]:
         """Every tool call in message order, paired with its answer."""

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from rolecall.agents import JudgeReply, StructuredRole, render
+from rolecall.agents import JudgeReply, StructuredRole
+from rolecall.prompts import render
 from rolecall.scenario import JudgeSettings
 from rolecall.validators._evidence import DialogueEvidence
 
@@ -56,12 +57,12 @@ async def judge(
 ) -> JudgeVerdict:
     goals = "; ".join(turn.goal for turn in evidence.turns) or "(not recorded)"
     prompt = render(
-        "judge_dialogue",
+        "judge/dialogue",
         policy=policy or "(none)",
         goals=goals,
         transcript=transcript(evidence.messages),
     )
-    votes = [await role.ask(render("judge_system"), prompt, JudgeReply) for _ in range(settings.votes)]
+    votes = [await role.ask(render("judge/system"), prompt, JudgeReply) for _ in range(settings.votes)]
     return JudgeVerdict(tally(votes, settings.mode), votes, settings.mode)
 
 

@@ -3,35 +3,38 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 from openai.lib._pydantic import to_strict_json_schema
 
 import rolecall
-from rolecall.agents import PlanReply, json_object_reply, render
+from rolecall.agents import PlanReply, json_object_reply
 from rolecall.agents._autogen import extract_json_object
-from rolecall.agents._templates import _PLACEHOLDER, _template
+from rolecall.prompts import render, template_text
 
-TEMPLATES = sorted(p.stem for p in (Path(rolecall.__file__).parent / "prompts").glob("*.md"))
+PROMPTS = Path(rolecall.__file__).parent / "prompts"
+TEMPLATES = sorted(p.relative_to(PROMPTS).with_suffix("").as_posix() for p in PROMPTS.rglob("*.md"))
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_every_template_renders_with_exactly_its_placeholders(name: str) -> None:
-    wanted = set(_PLACEHOLDER.findall(_template(name)))
+    wanted = set(_PLACEHOLDER.findall(template_text(name)))
     text = render(name, **{key: f"<{key}>" for key in wanted})
     assert "{{" not in text and all(f"<{key}>" in text for key in wanted)
 
 
 def test_the_prompt_set_is_complete() -> None:
-    assert {"planner_system", "user_system", "user_opening", "tool_simulator_call", "judge_system"} <= set(TEMPLATES)
+    assert {"planner/system", "user/system", "user/opening", "tool_simulator/call", "judge/system"} <= set(TEMPLATES)
 
 
 def test_render_refuses_missing_and_unused_values() -> None:
     with pytest.raises(KeyError, match="missing"):
-        render("user_system")
+        render("user/system")
     with pytest.raises(KeyError, match="unused"):
-        render("user_opening", surprise="x")
+        render("user/opening", surprise="x")
 
 
 def test_json_object_reply_shows_its_schema_and_is_never_edited_in_place() -> None:

@@ -8,9 +8,8 @@ import random
 from typing import Any
 
 from rolecall.agents import Usage
+from rolecall.dialogue import ToolSimulator, repair, with_listed_value, with_value_at
 from rolecall.scenario import FaultSettings, Tool, value_validator
-from rolecall.simulator import ToolSimulator, repair
-from rolecall.simulator._tools import with_listed_value, with_value_at
 
 ORDER = Tool(
     "get_order",

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rolecall.agents import StructuredRole, json_object_reply, render
-from rolecall.agents._protocols import RoleError
+from rolecall.agents import Origin, RoleError, StructuredRole, json_object_reply, provenance
+from rolecall.prompts import render
 from rolecall.scenario import FaultSettings, Tool, value_validator
 
 _FAULT_MESSAGES = {
@@ -77,6 +77,7 @@ class SimulatedCall:
     arguments: dict[str, Any]
     result: Any
     fault: str | None
+    origin: dict[str, Any]
 
 
 class ToolSimulationFailed(Exception):
@@ -125,20 +126,29 @@ class ToolSimulator:
     async def execute(self, name: str, arguments: dict[str, Any], call_id: str) -> str:
         """Result text for one call. Never raises: a failure is recorded and returned as an error."""
         async with self._lock:
+            edits: list[str] = []
             try:
-                result, fault = await self._answer(name, arguments)
+                result, fault = await self._answer(name, arguments, edits)
             except (ToolSimulationFailed, RoleError) as error:
                 self.failure = f"{name}: {error}"
                 result, fault = error_result("server_error", "The backend failed."), "simulation_failed"
-            self.calls.append(SimulatedCall(call_id, name, arguments, result, fault))
+            if fault:  # every error result is written by code, never by the model
+                origin = provenance(Origin.SCRIPTED, fault=fault)
+            else:
+                origin = provenance(Origin.EDITED, edits=edits) if edits else provenance(Origin.MODEL)
+            self.calls.append(SimulatedCall(call_id, name, arguments, result, fault, origin))
             return json.dumps(result, ensure_ascii=False)
+
+    def origin_of(self, call_id: str) -> dict[str, Any]:
+        """Who wrote the result of call ``call_id`` (the model, or code: a fault, an edit)."""
+        return next((call.origin for call in self.calls if call.call_id == call_id), provenance(Origin.MODEL))
 
     async def simulate(self, name: str, arguments: dict[str, Any]) -> Any:
         """A successful result for a call made outside the dialogue (prior calls)."""
         async with self._lock:
-            return await self._invent(self.tools[name], arguments)
+            return await self._invent(self.tools[name], arguments, [])
 
-    async def _answer(self, name: str, arguments: dict[str, Any]) -> tuple[Any, str | None]:
+    async def _answer(self, name: str, arguments: dict[str, Any], edits: list[str]) -> tuple[Any, str | None]:
         # One draw per call whatever happens next, so the fault sequence depends only on the
         # seed and the number of calls.
         draw = self.rng.random()
@@ -151,9 +161,10 @@ class ToolSimulator:
         if draw < self.fault_settings.rate:
             kind = self.fault_settings.kinds[int(draw / self.fault_settings.rate * len(self.fault_settings.kinds))]
             return error_result(kind, _FAULT_MESSAGES[kind]), kind
-        return await self._invent(tool, arguments), None
+        return await self._invent(tool, arguments, edits), None
 
-    async def _invent(self, tool: Tool, arguments: dict[str, Any]) -> Any:
+    async def _invent(self, tool: Tool, arguments: dict[str, Any], edits: list[str]) -> Any:
+        """A valid result from the model; ``edits`` gets a line for each change code made to it."""
         schema = self.output_schemas.get(tool.name) or {"type": "object"}
         # A value the plan needs listed needs a place to go: the object holding it (at least
         # one item, in a list); the value itself is set afterwards.
@@ -166,7 +177,7 @@ class ToolSimulator:
         problems: list[str] = []
         for _ in range(self.attempts):
             prompt = render(
-                "tool_simulator_call",
+                "tool_simulator/call",
                 date=self.date,
                 tool_name=tool.name,
                 tool_description=tool.description or "(none)",
@@ -177,24 +188,30 @@ class ToolSimulator:
                 arguments=json.dumps(arguments, ensure_ascii=False),
                 feedback=feedback,
             )
-            reply = await self.role.ask(render("tool_simulator_system"), prompt, reply_type)
+            reply = await self.role.ask(render("tool_simulator/system"), prompt, reply_type)
             candidate = reply.root
             problems = schema_errors(candidate, schema)
             if problems:
-                candidate = repair(candidate, schema)
+                repaired = repair(candidate, schema)
+                if repaired != candidate and not schema_errors(repaired, schema):
+                    edits.append("repaired to match the output schema: " + "; ".join(problems[:3]))
+                candidate = repaired
             if not schema_errors(candidate, schema):
-                return self._with_needed_values(tool.name, candidate, schema)
+                return self._with_needed_values(tool.name, candidate, schema, edits)
             feedback = "\nYour previous result did not match the output schema: " + "; ".join(problems[:5])
         raise ToolSimulationFailed(f"no result matching the output schema; last problems: {'; '.join(problems[:3])}")
 
-    def _with_needed_values(self, name: str, result: Any, schema: Mapping[str, Any]) -> Any:
+    def _with_needed_values(self, name: str, result: Any, schema: Mapping[str, Any], edits: list[str]) -> Any:
         """``result`` holding this turn's planned values for tool ``name``; a value the schema
-        refuses there (a pattern, say) is left out rather than break the result."""
+        refuses there (a pattern, say) is left out rather than break the result. This runs for
+        every model (the simulated world must agree with the plan); each change is listed in
+        ``edits`` and the result is marked ``edited`` in the record."""
         filled: dict[tuple[str, ...], int] = {}  # path -> list items already given a value
         for path, value in self.needed_values.get(name, []):
             changed = with_listed_value(result, path, value, filled.get(path, 0))
             if changed is not result and not schema_errors(changed, schema):
                 result = changed
+                edits.append(f"set {'.'.join(path)} = {json.dumps(value, ensure_ascii=False)}")
                 filled[path] = filled.get(path, 0) + 1
         return result
 

@@ -14,20 +14,18 @@ from typing import Any
 
 import pytest
 
-from rolecall.agents import AssistantStep, ExecutedCall, ToolExecutor, Usage, render
+from rolecall.agents import AssistantStep, ExecutedCall, ToolExecutor, Usage
+from rolecall.assist import AssistPolicy
+from rolecall.dialogue import ACCEPTABLE_ENDINGS, DialogueFailed, EndReason, RunContext, TurnPlanner, simulate_dialogue
 from rolecall.planning import DataflowGraph
+from rolecall.prompts import render
 from rolecall.scenario import Tool, load_scenario
-from rolecall.simulator import (
-    ACCEPTABLE_ENDINGS,
-    COMPLETED,
-    GAVE_UP_AFTER_FAULT,
-    DialogueFailed,
-    RunContext,
-    simulate_dialogue,
-)
-from rolecall.simulator._session import OPENING_ATTEMPTS, _Session
 
-OPENING = render("user_opening").strip()  # what the agent "says" before the customer's first request
+COMPLETED = EndReason.COMPLETED
+GAVE_UP_AFTER_FAULT = EndReason.GAVE_UP_AFTER_FAULT
+OPENING_ATTEMPTS = AssistPolicy.full().opening_drafts
+
+OPENING = render("user/opening").strip()  # what the agent "says" before the customer's first request
 
 SCENARIO = """
 name: mini
@@ -114,12 +112,14 @@ class Backend:
         pass
 
 
-def _context(tmp_path: Path, extra: str = "", text: str = SCENARIO) -> RunContext:
+def _context(tmp_path: Path, extra: str = "", text: str = SCENARIO, assist: AssistPolicy | None = None) -> RunContext:
+    """A run context; these tests exercise the aids for small models, so they are on by default."""
     path = tmp_path / "mini.yaml"
     path.write_text(text + extra, encoding="utf-8")
     loaded = load_scenario(path)
     schemas = {t.name: t.returns for t in loaded.tools}
-    return RunContext(loaded, schemas, DataflowGraph(loaded.tools, schemas), seed=5)
+    graph = DataflowGraph(loaded.tools, schemas)
+    return RunContext(loaded, schemas, graph, seed=5, assist=assist or AssistPolicy.full())
 
 
 def polite_user(prompt: str) -> dict[str, Any]:
@@ -615,9 +615,9 @@ def test_a_parameter_fed_only_by_tools_outside_the_chain_takes_only_a_literal(tm
     )
     text = SCENARIO.replace("generation:", extra + "generation:")
     context = _context(tmp_path, text=text)
-    session = _Session(context, Backend(GOOD_STEPS, polite_user), 0)
-    wired = session._wired_paths(["lookup_note"], {})
+    planner = TurnPlanner(context, Role(lambda prompt: PLAN), None, None, None, context.assist)  # type: ignore[arg-type]
+    wired = planner.wired_paths(["lookup_note"], {})
     assert wired == {"lookup_note": {"customer_id": []}}
-    assert session._wired_paths(["find_customer", "lookup_note"], {}) == {
+    assert planner.wired_paths(["find_customer", "lookup_note"], {}) == {
         "lookup_note": {"customer_id": [("customer_id",)]}
     }

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rolecall.scenario import load_scenario
-from tests.simulator.conftest import REPO, run_cli, write_model_config
+from tests.run.conftest import REPO, run_cli, write_model_config
 from tests.support.scripted_server import ScriptedServer
 
 DATA = Path(os.environ.get("ROLECALL_SHARED_DATA", REPO.parent / "shared" / "data")) / "tau2_bench" / "telecom"

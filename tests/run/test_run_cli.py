@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from rolecall.run import read_run, tally
 from rolecall.scenario import load_scenario
-from rolecall.simulator import read_run, tally
-from tests.simulator.conftest import SCENARIOS, TEST_KEY, run_cli, write_model_config
+from tests.run.conftest import SCENARIOS, TEST_KEY, run_cli, write_model_config
 from tests.support.scripted_server import ScriptedServer
 
 EXAMPLES = sorted(SCENARIOS.glob("*.yaml"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.agents import Usage
+from rolecall.dialogue import Dialogue
 from rolecall.scenario import LoadedScenario
-from rolecall.simulator._session import Dialogue
 
 
 def record_id(scenario: LoadedScenario, index: int) -> str:
@@ -33,21 +33,27 @@ def dialogue_metadata(dialogue: Dialogue) -> dict[str, Any]:
         "facts": dialogue.facts,
         "plan": {"turns": [turn.model_dump(mode="json") for turn in dialogue.turns]},
         "hidden_calls": [call_id for turn in dialogue.turns for call_id in turn.hidden],
+        "disclosure": dialogue.disclosure,
         "prior_calls": [call.model_dump(mode="json") for call in dialogue.prior_calls],
         "end_reason": dialogue.end_reason,
         "faults": dialogue.faults,
         "usage": _usage_block(dialogue.usage),
+        # Index-aligned with "messages": who wrote each one (model, or code: scripted, appended...).
+        "provenance": dialogue.provenance,
     }
 
 
-def dialogue_record(scenario: LoadedScenario, dialogue: Dialogue, validation: dict[str, Any]) -> dict[str, Any]:
-    """An accepted or rejected dialogue; ``validation`` holds the checks and the judge's votes."""
+def dialogue_record(
+    scenario: LoadedScenario, dialogue: Dialogue, validation: dict[str, Any], assist: dict[str, Any]
+) -> dict[str, Any]:
+    """An accepted or rejected dialogue; ``validation`` holds the checks and the judge's votes,
+    ``assist`` the aids that were on."""
     return {
         "id": record_id(scenario, dialogue.index),
         "scenario": scenario.name,
         "messages": dialogue.messages,
         "tools": [tool.openai_tool() for tool in scenario.tools],
-        "metadata": {**dialogue_metadata(dialogue), "validation": validation},
+        "metadata": {**dialogue_metadata(dialogue), "assist": assist, "validation": validation},
     }
 
 

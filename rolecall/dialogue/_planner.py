@@ -1,0 +1,304 @@
+"""The planner's step of a turn: a checked plan of chained calls, and what it needs of the world.
+
+A connected chain of tools is drawn from the dataflow graph towards the persona's wish, the
+planner model writes the calls (literals or ``$k.field`` references), and the plan is checked and
+sent back with its problems until it is right. The reply schema admits only the chain's tools
+and references to output fields that can feed each parameter, so grammar-constrained models
+cannot invent them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rolecall.agents import PlanReply, StructuredRole, plan_reply_for
+from rolecall.assist import AssistPolicy
+from rolecall.dialogue._tools import ToolSimulator
+from rolecall.dialogue._types import Dialogue, DialogueFailed, RunContext
+from rolecall.dialogue._user import persona_text
+from rolecall.planning import (
+    PlannedCall,
+    PriorCall,
+    Reference,
+    TurnPlan,
+    choose_hidden,
+    output_fields,
+    plan_problems,
+    repair_references,
+)
+from rolecall.prompts import render
+
+PLAN_ATTEMPTS = 4
+PLAN_ATTEMPTS_PER_CHAIN = 2
+
+
+class TurnPlanner:
+    """Plans the turns of one dialogue."""
+
+    def __init__(
+        self,
+        context: RunContext,
+        role: StructuredRole,
+        dialogue: Dialogue,
+        rng: random.Random,
+        simulator: ToolSimulator,
+        assist: AssistPolicy,
+    ):
+        self.context = context
+        self.role = role
+        self.dialogue = dialogue
+        self.rng = rng
+        self.simulator = simulator
+        self.assist = assist
+        self.settings = context.scenario.scenario.generation
+
+    def declare_prior_calls(self) -> None:
+        """The scenario's own prior calls: state that existed before every dialogue."""
+        for position, call in enumerate(self.context.scenario.scenario.prior_calls, start=1):
+            self.dialogue.prior_calls.append(
+                PriorCall(
+                    id=f"${position}", name=call.name, arguments=call.arguments, output=call.output, note=call.note
+                )
+            )
+
+    async def next_turn(self, turn: int) -> TurnPlan:
+        """The plan of turn ``turn``, hidden calls chosen; the tool simulator is told what it needs."""
+        plan = await self.plan(turn)
+        self.simulator.needed_fields = self._needed_fields(plan)
+        self.simulator.needed_values = self._needed_values(plan)
+        if turn == 0 and self.settings.prior_calls.enabled:
+            plan = await self.move_to_prior(plan)
+        hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
+        plan.hidden = choose_hidden(plan, self.rng, hidden_max)
+        return plan
+
+    def _next_id(self) -> int:
+        used = [int(p.id[1:]) for p in self.dialogue.prior_calls]
+        used += [int(c.id[1:]) for t in self.dialogue.turns for c in t.calls]
+        return max(used, default=0) + 1
+
+    async def plan(self, turn: int) -> TurnPlan:
+        first_id = self._next_id()
+        earlier = self._earlier_calls()
+        problems: list[str] = []
+        for attempt in range(PLAN_ATTEMPTS):
+            if attempt % PLAN_ATTEMPTS_PER_CHAIN == 0:
+                # A fresh chain of tools: a model that failed twice on one chain often keeps
+                # making the same mistake on it (a field the tool does not return, say).
+                length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
+                persona = self.dialogue.persona
+                topic = " ".join([persona.description, *persona.facts])  # fact names: "new_address"
+                chain = self.context.graph.sample_chain_about(self.rng, length, topic)
+                # Constrained to the suggested tools: models cannot invent tool or parameter names.
+                functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
+                # The scenario's minimum holds (a lone call has nothing to hide), unless the tool
+                # graph offered a shorter chain.
+                min_calls = min(self.settings.plan_length.min, len(chain))
+                reply_type = plan_reply_for(
+                    functions,
+                    self.settings.plan_length.max,
+                    min_calls,
+                    self.referable_paths(chain, earlier),
+                    self.wired_paths(chain, earlier),
+                )
+                feedback = ""
+            prompt = render(
+                "planner/task",
+                date=self.dialogue.date,
+                persona=persona_text(self.dialogue.persona, with_facts=True),
+                tools=self._tool_listing(chain),
+                history=self._history_for_planner(),
+                suggested=", ".join(chain),
+                connections=self._connections(chain),
+                min_calls=min_calls,
+                max_calls=self.settings.plan_length.max,
+                feedback=feedback,
+            )
+            reply = await self.role.ask(render("planner/system", first_id=f"${first_id}"), prompt, reply_type)
+            plan = _renumber(reply, first_id)
+            if self.assist.repair_plans:
+                plan = repair_references(plan, self.context.output_schemas, earlier, self.dialogue.facts)
+            problems = plan_problems(
+                plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max, min_calls
+            )
+            if not problems:
+                return plan
+            feedback = (
+                "\nYour previous plan was rejected:\n- " + "\n- ".join(problems[:8]) + "\nWrite a corrected plan."
+            )
+        raise DialogueFailed(
+            "planner", f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}"
+        )
+
+    def referable_paths(self, chain: list[str], earlier: Mapping[str, str]) -> list[tuple[str, ...]] | None:
+        """Output paths a plan's references may name: those of the chain's tools and of earlier
+        calls. None (any path) where a tool's outputs are unknown."""
+        paths: list[tuple[str, ...]] = []
+        for name in {*chain, *earlier.values()}:
+            fields = output_fields(self.context.output_schemas.get(name))
+            if not fields:
+                return None
+            paths += [f.path for f in fields]
+        return paths
+
+    def wired_paths(self, chain: list[str], earlier: Mapping[str, str]) -> dict[str, dict[str, list[tuple[str, ...]]]]:
+        """For each chain tool's parameter, the output paths the dataflow graph says can feed it
+        (from the chain's tools or earlier calls' tools). A parameter the graph feeds only from
+        tools outside those gets none: it must be a literal, not some unrelated field
+        ("add_store_credit(order_id=$1.member_since)"). Parameters nothing feeds are left out."""
+        sources = [*chain, *earlier.values()]
+        wired: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+        for target in chain:
+            for edge in self.context.graph.edges:
+                if edge.target == target:
+                    paths = wired.setdefault(target, {}).setdefault(edge.parameter, [])
+                    if edge.source in sources:
+                        paths.append(edge.field.path)
+        return wired
+
+    def _needed_fields(self, plan: TurnPlan) -> dict[str, list[tuple[str, ...]]]:
+        """For each tool, the output paths this turn's plan takes values from."""
+        tools = {**self._earlier_calls(), **{call.id: call.name for call in plan.calls}}
+        needed: dict[str, list[tuple[str, ...]]] = {}
+        for call in plan.calls:
+            for _, ref in call.references():
+                if ref.call in tools and ref.path not in needed.setdefault(tools[ref.call], []):
+                    needed[tools[ref.call]].append(ref.path)
+        return needed
+
+    def _needed_values(self, plan: TurnPlan) -> dict[str, list[tuple[tuple[str, ...], Any]]]:
+        """For each tool, (output path, value) for this turn's literal text arguments that the
+        tool's output supplies: "check_return_eligibility(item_id='LI-20931')" needs that item
+        among get_order_details' items. A top-level argument follows the dataflow graph's
+        edges; an id inside a list or object ("create_return(items=[{item_id: ...}])") is
+        matched to other tools' output fields of the same name. Numbers are left alone: an
+        amount the customer asks for is not the price the order lists."""
+        needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        for call in plan.calls:
+            for parameter, literal in call.literals().items():
+                edges = self.context.graph.edges_into(call.name, parameter)
+                for name, value in _named_texts(literal, parameter):
+                    if isinstance(literal, str):
+                        sources = [(edge.source, edge.field.path) for edge in edges]
+                    elif name == "id" or name.endswith("_id"):
+                        sources = [
+                            (tool, found.path)
+                            for tool, schema in self.context.output_schemas.items()
+                            if tool != call.name
+                            for found in output_fields(schema)
+                            if found.name == name
+                        ]
+                    else:
+                        sources = []
+                    for tool, path in sources:
+                        if (path, value) not in needed.setdefault(tool, []):
+                            needed[tool].append((path, value))
+        return needed
+
+    def _earlier_calls(self) -> dict[str, str]:
+        calls = {p.id: p.name for p in self.dialogue.prior_calls}
+        calls.update({c.id: c.name for t in self.dialogue.turns for c in t.calls})
+        return calls
+
+    def _tool_listing(self, chain: list[str]) -> str:
+        """The suggested tools only: shorter prompts, and small models stay on task."""
+        lines = []
+        for name in chain:
+            tool = self.context.tools[name]
+            outputs = [".".join(f.path) for f in output_fields(self.context.output_schemas.get(name))]
+            lines.append(
+                f"- {name}: {tool.description.strip() or '(no description)'}\n"
+                f"  parameters: {json.dumps(tool.parameters, ensure_ascii=False)}\n"
+                f"  output fields: {', '.join(outputs) or '(unknown)'}"
+            )
+        return "\n".join(lines)
+
+    def _connections(self, chain: list[str]) -> str:
+        edges = [e for e in self.context.graph.edges if e.source in chain and e.target in chain]
+        lines = [f"- {e.source}.{'.'.join(e.field.path)} -> {e.target}({e.parameter})" for e in edges]
+        return "\n".join(lines) or "(none: plan a single call or link them through earlier calls)"
+
+    def _history_for_planner(self) -> str:
+        lines = []
+        for prior in self.dialogue.prior_calls:
+            lines.append(
+                f"{prior.id} = {prior.name}({_json(prior.arguments)}) -> {_json(prior.output)}"
+                "  [before the conversation]"
+            )
+        for turn in self.dialogue.turns:
+            for call in turn.calls:
+                lines.append(f"{call.id} = {call.name}({_json(call.arguments)})  [earlier turn: {turn.goal}]")
+        if not lines:
+            return "No calls have been made yet."
+        return "Calls that already happened (you may reference their outputs by id):\n" + "\n".join(lines)
+
+    async def move_to_prior(self, plan: TurnPlan) -> TurnPlan:
+        """Turn some upstream calls into calls that happened before the dialogue (shared state)."""
+        moved = set(choose_hidden(plan, self.rng, self.settings.prior_calls.max))
+        if not moved:
+            return plan
+        outputs: dict[str, Any] = {p.id: p.output for p in self.dialogue.prior_calls}
+        for call in plan.calls:
+            if call.id not in moved:
+                continue
+            arguments = _resolve(call.arguments, outputs)
+            output = await self.simulator.simulate(call.name, arguments)
+            outputs[call.id] = output
+            note = f"Done before this conversation: {self.context.tools[call.name].description.strip()}"
+            self.dialogue.prior_calls.append(
+                PriorCall(id=call.id, name=call.name, arguments=arguments, output=output, note=note)
+            )
+        return TurnPlan(goal=plan.goal, calls=[c for c in plan.calls if c.id not in moved])
+
+
+def _named_texts(value: Any, name: str) -> Iterator[tuple[str, str]]:
+    """(field name, text) for each text in an argument value, named by its nearest key."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _named_texts(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _named_texts(item, name)
+    elif isinstance(value, str):
+        yield name, value
+
+
+def _renumber(reply: PlanReply, first_id: int) -> TurnPlan:
+    """Give the plan's calls the next free ids, rewriting references to them.
+
+    Planners often restart at ``$1``; renumbering (rather than rejecting) keeps good plans.
+    """
+    mapping = {}
+    for offset, call in enumerate(reply.calls):
+        if call.id not in mapping:
+            mapping[call.id] = f"${first_id + offset}"
+
+    def rewrite(value: Any) -> Any:
+        ref = Reference.parse(value)
+        # The reply's own ids win over earlier ones it may have reused by mistake.
+        if ref is not None and ref.call in mapping:
+            return f"{mapping[ref.call]}.{'.'.join(ref.path)}"
+        return value
+
+    calls = [
+        PlannedCall(
+            id=f"${first_id + offset}", name=call.name, arguments={k: rewrite(v) for k, v in call.arguments.items()}
+        )
+        for offset, call in enumerate(reply.calls)
+    ]
+    return TurnPlan(goal=reply.goal, calls=calls)
+
+
+def _resolve(arguments: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    resolved = {}
+    for key, value in arguments.items():
+        ref = Reference.parse(value)
+        resolved[key] = ref.resolve(outputs[ref.call]) if ref is not None and ref.call in outputs else value
+    return resolved
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

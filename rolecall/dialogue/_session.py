@@ -1,0 +1,227 @@
+"""One dialogue, start to finish: the loop every model goes through.
+
+    for each turn:  plan -> user opens -> (assistant step -> tool simulator)* -> user replies
+                    ... until a stop rule ends the turn or the dialogue
+
+The loop is model-agnostic. The aids for weak models sit behind :class:`~rolecall.assist.UserAids`
+(the user's side) and the planner's policy switch; with them off, each message is one model
+reply. Every message is added with its provenance. Concurrency, validation, files and resume
+live above this, in :mod:`rolecall.run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolecall.agents import AssistantSession, ExecutedCall, Origin, RoleBackend, RoleError, provenance
+from rolecall.assist import TurnState, UserAids, UserTurn
+from rolecall.dialogue._planner import TurnPlanner
+from rolecall.dialogue._tools import ToolSimulator
+from rolecall.dialogue._types import Dialogue, DialogueFailed, EndReason, RunContext, dialogue_seed
+from rolecall.dialogue._user import ON_REQUEST, UPFRONT, TurnUserSimulator
+from rolecall.planning import TurnPlan
+from rolecall.scenario import LoadedScenario
+
+NO_PROGRESS_REPLIES = 3  # assistant replies in a row without a tool call
+REPEATS_BEFORE_STALL = 1  # answers an identical call may get before repeating it is a stall
+DEFAULT_DATES = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+
+
+@dataclass
+class _Turn:
+    """Counters of one turn, for the stop rules."""
+
+    plan: TurnPlan
+    calls: int = 0
+    replies_without_calls: int = 0
+    answered: set[str] = field(default_factory=set)  # tools answered this turn without a fault
+    fault: bool = False  # an injected fault answered a call this turn
+    reminders: int = 0
+
+
+class _Session:
+    def __init__(self, context: RunContext, backend: RoleBackend, index: int):
+        scenario = context.scenario
+        self.context = context
+        self.settings = scenario.scenario.generation
+        seed = dialogue_seed(context.seed, index)
+        self.rng = random.Random(seed)
+        persona = self.rng.choice(scenario.personas)
+        date = _draw_date(self.rng, scenario)
+        self.dialogue = Dialogue(index, seed, persona, date, facts={"date": date, **persona.facts})
+        # Its own streams, so the disclosure draws and faults do not shift the plans.
+        self.disclosure_rng = random.Random(f"disclosure:{seed}")
+        self.user_role = backend.structured("user")
+        simulator_role = backend.structured("tool_simulator")
+        planner_role = backend.structured("planner")
+        self.simulator = ToolSimulator(
+            context.tools,
+            context.output_schemas,
+            simulator_role,
+            random.Random(f"faults:{seed}"),
+            scenario.scenario.faults,
+            self.dialogue.facts,
+            date,
+        )
+        self.planner = TurnPlanner(context, planner_role, self.dialogue, self.rng, self.simulator, context.assist)
+        self.assistant: AssistantSession = backend.assistant(
+            scenario.scenario.policy, scenario.tools, self.simulator.execute
+        )
+        self.aids = UserAids(context.assist)
+        self.roles: dict[str, Any] = {
+            "planner": planner_role,
+            "user": self.user_role,
+            "tool_simulator": simulator_role,
+            "assistant": self.assistant,
+        }
+        self._call_ids: dict[str, str] = {}  # model's call id -> record's call id
+        self._answered: dict[tuple[str, str], int] = {}  # (tool, canonical arguments) -> answers
+
+    async def run(self) -> Dialogue:
+        dialogue = self.dialogue
+        self.planner.declare_prior_calls()
+        if self.context.scenario.scenario.policy:
+            dialogue.add(
+                {"role": "system", "content": self.context.scenario.scenario.policy}, provenance(Origin.SCENARIO)
+            )
+        turns = self.rng.randint(self.settings.turns.min, self.settings.turns.max)
+        try:
+            for turn in range(turns):
+                plan = await self.planner.next_turn(turn)
+                dialogue.turns.append(plan)
+                dialogue.disclosure.append(self._disclosure())
+                ending = await self._play_turn(plan)
+                if ending != EndReason.COMPLETED:
+                    dialogue.end_reason = ending
+                    break
+            else:
+                dialogue.end_reason = EndReason.COMPLETED
+        except RoleError as error:
+            raise DialogueFailed(error.role, error.reason, dialogue) from None
+        except DialogueFailed as failure:
+            failure.dialogue = dialogue
+            raise
+        finally:
+            dialogue.faults = {self._call_ids.get(k, k): v for k, v in self.simulator.faults.items()}
+            dialogue.usage = {role: agent.usage for role, agent in self.roles.items()}
+        return dialogue
+
+    def _disclosure(self) -> str:
+        user = self.settings.user
+        if user.disclosure == "mixed":
+            return ON_REQUEST if self.disclosure_rng.random() < user.on_request_share else UPFRONT
+        return user.disclosure
+
+    async def _play_turn(self, plan: TurnPlan) -> EndReason:
+        limits = self.settings
+        user = TurnUserSimulator(self.user_role, self.dialogue, plan, self.context.tools, self.dialogue.disclosure[-1])
+        said = await self.aids.opening(user, upfront=self.dialogue.disclosure[-1] == UPFRONT)
+        self._say(said)
+        pending: str | None = said.message
+        turn = _Turn(plan)
+        while True:
+            # A step adds a reply, or a call and its result: stop before the bound is crossed.
+            if len(self.dialogue.messages) + 2 > limits.max_messages:
+                return EndReason.MESSAGE_LIMIT
+            step = await self.assistant.step(pending)
+            pending = None
+            if self.simulator.failure:
+                raise DialogueFailed("tool_simulator", self.simulator.failure)
+            if step.calls:
+                ending = self._record_calls(step.calls, turn)
+                if ending:
+                    return ending
+                continue
+            self.dialogue.add({"role": "assistant", "content": step.text or ""}, provenance(Origin.MODEL))
+            turn.replies_without_calls += 1
+            state = TurnState(step.text or "", self._plan_done(turn), turn.fault, turn.reminders)
+            said = await self.aids.reply(user, state)
+            turn.reminders = state.reminders
+            ending = self._after_reply(said, turn, state)
+            if ending:
+                return ending
+            self._say(said)
+            pending = said.message
+
+    def _plan_done(self, turn: _Turn) -> bool:
+        """Every tool the plan needs has answered; the goal call (the plan's last) this turn.
+        Lookups may have been answered in an earlier turn (the same order, found once)."""
+        needed = {call.name for call in turn.plan.calls}
+        answered = {name for name, _ in self._answered}
+        return turn.plan.calls[-1].name in turn.answered and needed <= answered
+
+    def _record_calls(self, calls: list[ExecutedCall], turn: _Turn) -> EndReason | None:
+        """Add the calls and their results; the ending a call brings about, if any."""
+        self._add_calls(calls)
+        turn.replies_without_calls = 0
+        turn.calls += len(calls)
+        if turn.calls > self.settings.max_tool_calls_per_turn:
+            return EndReason.TOOL_CALL_LIMIT
+        injected = set(self.context.scenario.scenario.faults.kinds)
+        for call in calls:
+            # Repeating a call that was answered is a stall (and a duplicate for the validator);
+            # retrying one that failed is not.
+            signature = (call.name, _canonical(call.arguments))
+            if self._answered.get(signature, 0) >= REPEATS_BEFORE_STALL:
+                return EndReason.STALLED_REPEATED_CALL
+            fault = self.simulator.faults.get(call.call_id)
+            turn.fault = turn.fault or fault in injected
+            if fault is None:
+                self._answered[signature] = self._answered.get(signature, 0) + 1
+                turn.answered.add(call.name)
+        return None
+
+    def _after_reply(self, said: UserTurn, turn: _Turn, state: TurnState) -> EndReason | None:
+        """The stop rules once the user has replied; None to go on with ``said``."""
+        if said.status == "done" or (state.plan_done and self.aids.leaving(said)):
+            return EndReason.COMPLETED
+        if said.status == "give_up":
+            return EndReason.GAVE_UP_AFTER_FAULT if turn.fault else EndReason.USER_GAVE_UP
+        if turn.replies_without_calls >= NO_PROGRESS_REPLIES:
+            return EndReason.NO_PROGRESS
+        if said.message.strip() == self._last_user_text().strip():
+            return EndReason.STALLED_USER_REPEATING
+        if len(self.dialogue.messages) + 1 >= self.settings.max_messages:
+            return EndReason.MESSAGE_LIMIT
+        return None
+
+    def _say(self, said: UserTurn) -> None:
+        self.dialogue.add({"role": "user", "content": said.message}, said.origin)
+
+    def _last_user_text(self) -> str:
+        return next((m["content"] for m in reversed(self.dialogue.messages) if m["role"] == "user"), "")
+
+    def _add_calls(self, calls: list[ExecutedCall]) -> None:
+        tool_calls = []
+        for call in calls:
+            record_id = f"call_{len(self._call_ids) + 1}"
+            self._call_ids[call.call_id] = record_id
+            tool_calls.append(
+                {"id": record_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            )
+        self.dialogue.add({"role": "assistant", "content": None, "tool_calls": tool_calls}, provenance(Origin.MODEL))
+        for call in calls:
+            message = {"role": "tool", "tool_call_id": self._call_ids[call.call_id], "content": call.result}
+            self.dialogue.add(message, self.simulator.origin_of(call.call_id))
+
+
+async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: int) -> Dialogue:
+    """Play dialogue ``index`` of a run. Raises :class:`DialogueFailed` with the partial dialogue attached."""
+    return await _Session(context, backend, index).run()
+
+
+def _draw_date(rng: random.Random, scenario: LoadedScenario) -> str:
+    dates = scenario.scenario.generation.dates
+    start, end = (dates.start, dates.end) if dates else DEFAULT_DATES
+    return (start + dt.timedelta(days=rng.randint(0, (end - start).days))).isoformat()
+
+
+def _canonical(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), sort_keys=True)
+    except ValueError:
+        return arguments
