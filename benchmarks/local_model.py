@@ -1,14 +1,16 @@
 """Acceptance and speed of the embedded model on the example scenarios.
 
     python benchmarks/local_model.py                      # 10 dialogues x 3 scenarios, 1.5B model
+    python benchmarks/local_model.py --assist none        # the same with every aid for weak models off
     python benchmarks/local_model.py -n 2 --model qwen2.5-coder-0.5b --out bench-runs
     python benchmarks/local_model.py --summarise bench-runs/20261122-101500   # a run cut off
 
 Runs `rolecall run` once per scenario (all roles on the embedded model, as the README's main
 job does) and reads each run's manifest and records. Reports, per scenario and overall:
 acceptance rate, rejection reasons, failure classes, seconds per dialogue, seconds per model
-call, tokens. Writes the same as JSON next to the runs. A measurement, not a test: nothing
-here asserts a number.
+call, tokens, and the share of user messages by origin (model, redrafted, appended, scripted:
+how much of the data the aids for weak models wrote). Writes the same as JSON next to the runs.
+A measurement, not a test: nothing here asserts a number.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ["retail_orders", "travel_desk", "it_helpdesk"]
 
 
-def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
+def measure(scenario: str, dialogues: int, model: str, out: Path, assist: str, resume: bool) -> dict:
     target = out / scenario
     env = {**os.environ, "ROLECALL_LOCAL_MODEL": model}
     started = time.monotonic()
@@ -44,7 +46,10 @@ def measure(scenario: str, dialogues: int, model: str, out: Path) -> dict:
             target,
             "-n",
             str(dialogues),
+            "--assist",
+            assist,
             "-q",
+            *(["--resume"] if resume else []),
         ],
         env=env,
         check=False,
@@ -82,6 +87,9 @@ def summarise(target: Path, seconds: float) -> dict:
         "model_calls": calls,
         "model_calls_by_role": dict(by_role),
         "seconds_per_model_call": round(seconds / calls, 2) if calls else None,
+        "assist": manifest.get("assist"),
+        "user_messages_by_origin": _shares(counts["provenance"].get("user", {})),
+        "tool_results_by_origin": _shares(counts["provenance"].get("tool", {})),
         "prompt_tokens": counts["usage"]["prompt_tokens"],
         "completion_tokens": counts["usage"]["completion_tokens"],
         # Every rejection and failure with its reasons, so none goes unexplained.
@@ -104,6 +112,12 @@ def summarise(target: Path, seconds: float) -> dict:
     }
 
 
+def _shares(counts: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Origin -> count and share of the messages."""
+    total = sum(counts.values())
+    return {origin: {"count": n, "share": round(n / total, 3)} for origin, n in sorted(counts.items()) if total}
+
+
 def _seconds_from_files(target: Path) -> float:
     """A cut-off run's time: from the manifest's start to the last record written. The time
     spent on a dialogue that was not finished is not counted."""
@@ -118,6 +132,10 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", help="packaged model name or GGUF path")
     parser.add_argument("--out", type=Path, default=REPO / "bench-runs")
     parser.add_argument("--scenarios", nargs="*", default=SCENARIOS)
+    parser.add_argument("--assist", choices=["auto", "none", "small_model"], default="auto")
+    parser.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR", help="continue an earlier benchmark folder (each run with --resume)"
+    )
     parser.add_argument(
         "--summarise",
         type=Path,
@@ -131,12 +149,16 @@ def main() -> None:
         results = [summarise(target, _seconds_from_files(target)) for target in targets]
     else:
         args.out.mkdir(parents=True, exist_ok=True)
-        run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
-        results = [measure(scenario, args.dialogues, args.model, run_dir) for scenario in args.scenarios]
+        run_dir = args.resume or args.out / time.strftime("%Y%m%d-%H%M%S")
+        results = [
+            measure(scenario, args.dialogues, args.model, run_dir, args.assist, resume=args.resume is not None)
+            for scenario in args.scenarios
+        ]
     total = sum(r["dialogues"] for r in results)
     accepted = sum(r["counts"]["accepted"] for r in results)
     summary = {
         "model": "see per_scenario models" if args.summarise else args.model,
+        "assist": None if args.summarise else args.assist,
         "dialogues": total,
         "acceptance": round(accepted / total, 3) if total else None,
         "seconds_per_dialogue": round(sum(r["seconds"] for r in results) / total, 1) if total else None,
