@@ -23,8 +23,11 @@ def _origins(dialogue: Any, role: str) -> list[str]:
     return [o["origin"] for m, o in zip(dialogue.messages, dialogue.provenance, strict=True) if m["role"] == role]
 
 
+CONFIRMATIONS = ["Perfect, please go ahead and close it.", "Great, yes do it.", "Thanks, go ahead."]
+
+
 @pytest.mark.parametrize("policy", POLICIES.values(), ids=POLICIES.keys())
-@pytest.mark.parametrize("confirmation", ["Perfect, please go ahead and close it.", "Great, yes do it.", "Thanks, go ahead."])
+@pytest.mark.parametrize("confirmation", CONFIRMATIONS)
 def test_a_user_confirming_before_the_goal_call_is_never_overruled(
     tmp_path: Path, policy: AssistPolicy, confirmation: str
 ) -> None:
