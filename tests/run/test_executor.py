@@ -1,0 +1,81 @@
+"""The layered runner's lower layers: the per-dialogue function and the asyncio executor."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from pathlib import Path
+from typing import Any
+
+from rolecall.run import AsyncioExecutor, DialogueJob, DialogueOutcome, produce_dialogue
+from tests.dialogue.test_session import GOOD_STEPS, Backend, _context, polite_user
+
+
+class _JudgingBackend(Backend):
+    """The scripted roles of the session tests, plus a judge that accepts, and a count of
+    dialogues in flight."""
+
+    def __init__(self) -> None:
+        super().__init__(GOOD_STEPS, polite_user)
+        from tests.dialogue.test_session import Role
+
+        self.roles["judge"] = Role(lambda prompt: {"reasoning": "Consistent.", "consistent": "yes"})
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    def assistant(self, system_message: Any, tools: Any, execute: Any) -> Any:
+        # A fresh script per dialogue: dialogues of one run are independent.
+        from tests.dialogue.test_session import Assistant
+
+        return _Counted(Assistant(list(GOOD_STEPS), execute), self)
+
+
+class _Counted:
+    def __init__(self, inner: Any, backend: _JudgingBackend):
+        self.inner, self.backend, self.usage, self.started = inner, backend, inner.usage, False
+
+    async def step(self, user_message: str | None) -> Any:
+        if not self.started:
+            self.started = True
+            self.backend.in_flight += 1
+            self.backend.most_in_flight = max(self.backend.most_in_flight, self.backend.in_flight)
+        await asyncio.sleep(0.001 * (7 - len(self.inner.steps)))  # later dialogues may finish first
+        step = await self.inner.step(user_message)
+        if step.text:
+            self.backend.in_flight -= 1
+        return step
+
+
+def test_a_job_and_its_outcome_are_plain_picklable_data(tmp_path: Path) -> None:
+    job = DialogueJob(_context(tmp_path), 3)
+    copy = pickle.loads(pickle.dumps(job))
+    assert copy.index == 3 and copy.context.scenario.name == job.context.scenario.name
+    outcome = asyncio.run(produce_dialogue(copy, _JudgingBackend()))
+    assert isinstance(outcome, DialogueOutcome) and outcome.kind == "accepted"
+    assert pickle.loads(pickle.dumps(outcome)) == outcome
+    record = outcome.record
+    assert record["id"] == "mini-00003" and len(record["metadata"]["provenance"]) == len(record["messages"])
+    assert record["metadata"]["validation"]["accepted"] is True and outcome.tokens > 0
+
+
+def test_the_executor_yields_in_job_order_with_bounded_concurrency(tmp_path: Path) -> None:
+    context = _context(tmp_path)
+    backend = _JudgingBackend()
+
+    async def collect() -> list[int]:
+        executor = AsyncioExecutor(backend, concurrency=3)
+        return [outcome.index async for outcome in executor.run(DialogueJob(context, i) for i in range(10))]
+
+    assert asyncio.run(collect()) == list(range(10))
+    assert 1 < backend.most_in_flight <= 3
+
+
+def test_a_failing_dialogue_is_an_outcome_not_an_exception(tmp_path: Path) -> None:
+    backend = _JudgingBackend()
+    backend.roles["planner"].answer = lambda prompt: {
+        "goal": "x",
+        "calls": [{"id": "$1", "name": "nope", "arguments": {}}],
+    }
+    outcome = asyncio.run(produce_dialogue(DialogueJob(_context(tmp_path), 0), backend))
+    assert outcome.kind == "failed"
+    assert outcome.record["metadata"]["error"]["role"] == "planner"
