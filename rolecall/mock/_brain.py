@@ -1,0 +1,335 @@
+"""The mock's role logic, apart from HTTP so it can be reasoned about (and tested) on its own.
+
+- planner: chains the suggested tools, wiring each required parameter to an earlier call's
+  output where the prompt lists a connection, else a literal made from the parameter's schema;
+  it remembers each plan under its goal, which is how the assistant finds it later;
+- user: opens with the goal and (by default) every value it knows; under on-request disclosure
+  with the goal alone, then answers the agent's questions from its facts; confirms when asked
+  to; says "done" once the agent has answered;
+- assistant: an oracle that replays the plan whose goal the customer stated, resolving
+  references against the real tool results; it asks for literal values no customer message
+  has given yet, and (``confirm``) asks before the goal call;
+- tool simulator: a result generated from the output schema, echoing the call's arguments;
+- output schema inference: an id per entity word of the tool's name, and a status;
+- judge: votes "yes".
+
+Every choice is a digest of the request's content, so answers do not depend on request order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from rolecall.mock._reading import (
+    PlannerTask,
+    ToolCallView,
+    UserView,
+    read_planner,
+    read_schema_request,
+    read_tool_call,
+    read_user,
+)
+from rolecall.mock._roles import response_schema, system_text
+from rolecall.mock._settings import MockSettings
+from rolecall.mock._values import digest, object_for, value_for
+
+# The customer's replies. Confirmations are picked by digest, so runs stay reproducible.
+DONE = "Thank you, that is everything."
+CONFIRMATIONS = ("Perfect, please go ahead.", "Great, yes do it.", "Thanks, go ahead.")
+# The assistant's own questions start so; it reads them back to know it has asked already.
+ASK_PREFIX = "Could you tell me your "
+CONFIRM_PREFIX = "I can do that now: "
+FALLBACK_GREETING = "How can I help you today?"
+
+_REFERENCE = re.compile(r"(\$\d+)\.([\w.]+)")
+# A question asking for the go-ahead, as opposed to one asking for a detail.
+_CONFIRMATION_QUESTION = re.compile(
+    r"\b(?:shall|should|can|may) i (?:go ahead|proceed|continue|do (?:it|that|this))\b"
+    r"|\bwant me to (?:go ahead|proceed|continue)\b"
+    r"|\b(?:go ahead|proceed)\s*\?"
+    r"|\bconfirm (?:that|this)\b"
+    r"|\bok(?:ay)? to (?:go ahead|proceed)\b",
+    re.IGNORECASE,
+)
+
+
+class MockBrain:
+    """Answers one request of any role. Shared by all requests of a server (thread-safe)."""
+
+    def __init__(self, settings: MockSettings | None = None):
+        self.settings = settings or MockSettings()
+        self.plans: dict[str, dict[str, Any]] = {}  # goal -> {"calls": [...], "prior": {id: output}}
+        self.lock = threading.Lock()
+
+    @property
+    def sloppy_every(self) -> int:
+        return self.settings.sloppy_every
+
+    def reply(self, role: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The assistant message (``content`` and maybe ``tool_calls``) answering ``body`` as ``role``."""
+        messages: list[dict[str, Any]] = body["messages"]
+        system = system_text(body)
+        prompt = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+        if role == "planner":
+            return _json_reply(self.plan(read_planner(system, prompt)))
+        if role == "user":
+            return _json_reply(self.user(read_user(system, messages)))
+        if role == "tool_simulator":
+            return _json_reply(self.tool_result(read_tool_call(prompt), response_schema(body)))
+        if role == "judge":
+            return _json_reply({"reasoning": "The calls use stated values.", "consistent": "yes"})
+        if role == "output_schema":
+            return _json_reply(self.output_schema(read_schema_request(prompt)))
+        return self.assistant(messages, _tool_parameters(body))
+
+    # planner ------------------------------------------------------------------------------------
+
+    def plan(self, task: PlannerTask) -> dict[str, Any]:
+        calls: list[dict[str, Any]] = []
+        ids: dict[str, str] = {}
+        for name in task.suggested:
+            schema = task.parameters[name]
+            arguments: dict[str, Any] = {}
+            for parameter in schema.get("properties", {}):
+                source = next((c for c in task.connections if c[2] == name and c[3] == parameter and c[0] in ids), None)
+                if source is not None:
+                    arguments[parameter] = f"{ids[source[0]]}.{source[1]}"
+                elif parameter in schema.get("required", []):
+                    sub = schema["properties"][parameter]
+                    arguments[parameter] = value_for(parameter, sub, digest(task.prompt, name, parameter), task.date)
+            linked = any(isinstance(v, str) and v.startswith("$") for v in arguments.values())
+            if calls and not linked:
+                continue  # not connected to the calls so far: a plan is one task
+            call_id = f"${task.first_id + len(calls)}"
+            ids[name] = call_id
+            calls.append({"id": call_id, "name": name, "arguments": arguments})
+        goal = f"I need help with case {digest(task.prompt) % 100000:05d}."
+        with self.lock:
+            self.plans[goal] = {"calls": calls, "prior": task.prior}
+        return {"goal": goal, "calls": calls}
+
+    # user ---------------------------------------------------------------------------------------
+
+    def user(self, view: UserView) -> dict[str, Any]:
+        stated = any(view.goal in text for text in view.said)
+        if not stated or view.agent_text is None:
+            return {"message": self._opening(view), "status": "continue"}
+        text = view.agent_text
+        if _asks(text) and _CONFIRMATION_QUESTION.search(text):
+            return {"message": CONFIRMATIONS[digest(view.goal, text) % len(CONFIRMATIONS)], "status": "continue"}
+        asked = _asked_facts(text, view.facts) if _asks(text) else []
+        if asked:
+            return {"message": _stating(asked), "status": "continue"}
+        return {"message": DONE, "status": "done"}
+
+    @staticmethod
+    def _opening(view: UserView) -> str:
+        if view.on_request:  # the goal only: details wait for the agent's questions
+            return f"Hello. {view.goal}"
+        details = ", ".join(
+            f"my {key.replace('_', ' ')} is {value}" for key, value in view.facts if key != "from before"
+        )
+        extra = [value for key, value in view.facts if key == "from before"]
+        message = f"Hello. {view.goal} For reference, {details}." if details else f"Hello. {view.goal}"
+        if extra:
+            message += " Also, " + "; ".join(extra)
+        return message[:590]
+
+    # assistant ----------------------------------------------------------------------------------
+
+    def assistant(self, messages: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        with self.lock:
+            plans = dict(self.plans)
+        goal, start = None, 0
+        for position, message in enumerate(messages):
+            if message["role"] == "user":
+                for candidate in plans:
+                    if candidate in (message.get("content") or ""):
+                        goal, start = candidate, position
+        if goal is None:
+            return {"content": FALLBACK_GREETING}
+        plan = plans[goal]
+        made = [position for position in range(start, len(messages)) if messages[position]["role"] == "tool"]
+        if made:
+            error = _error_of(messages[made[-1]].get("content"))
+            if error is not None:
+                return {"content": f"Sorry, that did not work: {error}"}
+        if len(made) >= len(plan["calls"]):
+            return {"content": f"Done. Here is the result: {messages[made[-1]]['content'] if made else ''}"}
+        call = plan["calls"][len(made)]
+        since_result = messages[made[-1] if made else start :]
+        missing = _unstated(call, tools.get(call["name"], {}), messages)
+        if missing and not _said_by_assistant(since_result, ASK_PREFIX):
+            return {"content": f"{ASK_PREFIX}{_listed(missing)}?"}
+        is_goal_call = len(made) == len(plan["calls"]) - 1
+        if self.settings.confirm and is_goal_call and not _said_by_assistant(messages[start:], CONFIRM_PREFIX):
+            return {"content": f"{CONFIRM_PREFIX}{_described(goal)}. Shall I go ahead?"}
+        arguments = {key: self._resolve(value, messages, plans) for key, value in call["arguments"].items()}
+        if self.sloppy_every and digest(goal) % self.sloppy_every == 0 and arguments:
+            first = sorted(arguments)[0]
+            if isinstance(arguments[first], str):
+                arguments[first] = "INVENTED-VALUE-42"
+        call_number = sum(1 for m in messages if m["role"] == "tool") + 1
+        return {
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{call_number}",
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": json.dumps(arguments)},
+                }
+            ],
+        }
+
+    def _resolve(self, value: Any, messages: list[dict[str, Any]], plans: dict[str, Any]) -> Any:
+        match = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            return value
+        call_id, path = match.group(1), match.group(2).split(".")
+        output = self._output_of(call_id, messages, plans)
+        for part in path:
+            output = output[int(part)] if isinstance(output, list) else output[part]
+        return output
+
+    @staticmethod
+    def _output_of(call_id: str, messages: list[dict[str, Any]], plans: dict[str, Any]) -> Any:
+        for goal, plan in plans.items():
+            if call_id in plan["prior"]:
+                return plan["prior"][call_id]
+            ids = [c["id"] for c in plan["calls"]]
+            if call_id not in ids:
+                continue
+            start = next(
+                (i for i, m in enumerate(messages) if m["role"] == "user" and goal in (m.get("content") or "")), None
+            )
+            if start is None:
+                continue
+            results = [m for m in messages[start:] if m["role"] == "tool"]
+            return json.loads(results[ids.index(call_id)]["content"])
+        raise KeyError(call_id)
+
+    # tool simulator and output schemas ----------------------------------------------------------
+
+    @staticmethod
+    def tool_result(view: ToolCallView, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """A result for the call; ``schema`` is the response format's (the one to satisfy), else the prompt's."""
+        schema = schema if schema is not None else view.prompt_schema
+        if schema is None:
+            raise ValueError(f"no output schema for {view.name}: neither a response format nor one in the prompt")
+        return object_for(schema, digest(view.arguments, schema), view.date, known=view.arguments)
+
+    @staticmethod
+    def output_schema(tool_name: str) -> dict[str, Any]:
+        """An inferred output schema: an id per entity word of the tool's name, and a status."""
+        verbs = {"get", "find", "list", "search", "by", "send", "enable", "disable", "create", "update"}
+        words = [w for w in tool_name.split("_") if w not in verbs]
+        properties = {f"{word}_id": {"type": "string"} for word in words[:2]}
+        properties["status"] = {"type": "string"}
+        return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
+def _json_reply(value: dict[str, Any]) -> dict[str, Any]:
+    return {"content": json.dumps(value)}
+
+
+def _tool_parameters(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Tool name -> parameters schema, from the request's OpenAI ``tools``."""
+    tools: dict[str, dict[str, Any]] = {}
+    for tool in body.get("tools") or []:
+        function = tool.get("function") or {}
+        if isinstance(function.get("name"), str):
+            tools[function["name"]] = function.get("parameters") or {}
+    return tools
+
+
+def _error_of(content: Any) -> str | None:
+    """The message of an error result (``{"error": {"message": ...}}``), None for a good one."""
+    try:
+        result = json.loads(content or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(result, dict) or "error" not in result:
+        return None
+    error = result["error"]
+    return str(error.get("message", error)) if isinstance(error, dict) else str(error)
+
+
+# -- what the customer has said, and what is still missing ------------------------------------------
+
+
+def _asks(text: str) -> bool:
+    return text.rstrip().endswith("?")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _asked_facts(question: str, facts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The facts ``question`` asks for: those whose every label word it contains ("order id");
+    failing that, those whose label starts with a word it contains ("address" for "address city",
+    how nested values are listed)."""
+    words = set(_words(question))
+    candidates = [(label.replace("_", " "), value) for label, value in facts if label != "from before"]
+    named = [pair for pair in candidates if _words(pair[0]) and set(_words(pair[0])) <= words]
+    return named or [pair for pair in candidates if _words(pair[0]) and _words(pair[0])[0] in words]
+
+
+def _stating(facts: list[tuple[str, str]]) -> str:
+    return f"Sure, {_listed([f'my {label} is {value}' for label, value in facts])}."
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _described(goal: str) -> str:
+    """The goal as the agent would restate it: "help with case 01234"."""
+    return re.sub(r"^I (?:need|want|would like)(?: to)? ", "", goal.strip().rstrip("."))
+
+
+def _said_by_assistant(messages: list[dict[str, Any]], prefix: str) -> bool:
+    return any(m["role"] == "assistant" and (m.get("content") or "").startswith(prefix) for m in messages)
+
+
+def _unstated(call: dict[str, Any], parameters: dict[str, Any], messages: list[dict[str, Any]]) -> list[str]:
+    """Labels of the call's parameters whose literal values no user message states yet.
+
+    Only what a customer could know counts: references to earlier results (``$k.field``) do not,
+    nor flags, enum members, constants or defaults, which no customer is asked to spell out.
+    """
+    said = "\n".join(m.get("content") or "" for m in messages if m["role"] == "user")
+    properties = parameters.get("properties") or {}
+    labels = []
+    for name, value in call["arguments"].items():
+        leaves = _literal_leaves(value, properties.get(name) if isinstance(properties.get(name), dict) else {})
+        if any(not _states(said, leaf) for leaf in leaves):
+            labels.append(name.replace("_", " "))
+    return labels
+
+
+def _states(text: str, value: str) -> bool:
+    """Whether ``text`` holds ``value`` as a whole token: amount 2 is not stated by "W-12509"."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+
+
+def _literal_leaves(value: Any, schema: dict[str, Any]) -> list[str]:
+    """The leaf values of an argument as a customer would write them (the way the engine lists facts)."""
+    if isinstance(value, str) and _REFERENCE.fullmatch(value):
+        return []
+    if value is None or isinstance(value, bool):
+        return []
+    if value in (schema.get("enum") or []) or ("const" in schema and value == schema["const"]):
+        return []
+    if "default" in schema and value == schema["default"]:
+        return []
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        return [leaf for key, item in value.items() for leaf in _literal_leaves(item, properties.get(key) or {})]
+    if isinstance(value, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return [leaf for item in value for leaf in _literal_leaves(item, items)]
+    return [value if isinstance(value, str) else json.dumps(value)]
