@@ -87,6 +87,18 @@ def confirms(text: str) -> bool:
     return _CONFIRMS.search(text) is not None
 
 
+# A value a customer gives: a token with a digit or an @ ("W-48213", "ann@example.com", "2026-03-14").
+_VALUE = re.compile(r"[\w.+-]*[\d@][\w.@+-]*")
+
+
+def gives_new_value(text: str, earlier: Iterable[str]) -> bool:
+    """Whether ``text`` states a value (a token with a digit or an @) that none of ``earlier``
+    holds: such a message says something new, however much its wording repeats ("Hello. I need
+    help with case 33636." after "... case 56334.")."""
+    said = " ".join(earlier).lower()
+    return any(value.strip(".-").lower() not in said for value in _VALUE.findall(text) if value.strip(".-"))
+
+
 def asks_leave(text: str) -> bool:
     """Whether an agent's message asks the customer's leave to act ("Shall I close it now?")."""
     return _ASKS_LEAVE.search(text) is not None

@@ -20,6 +20,7 @@ from rolecall.assist._heuristics import (
     asks_leave,
     asks_something,
     confirms,
+    gives_new_value,
     is_closing,
     names_all_words,
     sounds_like_agent,
@@ -83,6 +84,7 @@ class TurnState:
     plan_done: bool  # every planned tool answered, the goal call this turn
     fault: bool  # an injected fault answered a call this turn
     reminders: int = 0  # goal reminders given so far this turn
+    error: bool = False  # any error answered a call this turn (an injected fault, a rejected argument)
 
 
 class UserAids:
@@ -152,7 +154,7 @@ class UserAids:
         reply = await user.draft(hint=hint)
         drafts = 1
         for _ in range(policy.reply_redrafts):
-            problem = self._voice_problem(user, reply.message)
+            problem = self._voice_problem(user, reply.message, state.agent_text)
             if not problem:
                 break
             correction = render("assist/user_voice_correction", draft=reply.message, problem=problem)
@@ -163,7 +165,7 @@ class UserAids:
             return turn
         if not state.plan_done and policy.state_details:
             turn = self._with_asked_details(user, state.agent_text, turn)
-        if policy.scripted_fallbacks and self._voice_problem(user, turn.message):
+        if policy.scripted_fallbacks and self._voice_problem(user, turn.message, state.agent_text):
             turn = _scripted_reply(state) or turn
         if self.would_leave_early(turn, state):
             # The 1.5B user thanks the agent for a lookup and leaves before the goal call (most
@@ -182,10 +184,10 @@ class UserAids:
 
     def would_leave_early(self, turn: UserTurn, state: TurnState) -> bool:
         """Whether a goal reminder replaces ``turn``: the user would leave with the goal undone and
-        no fault to excuse it. Never when the reply says yes to the agent, or answers its request
+        no error to explain it. Never when the reply says yes to the agent, or answers its request
         for leave ("Shall I close it now?" "Perfect, please go ahead."): that is the goal going ahead."""
-        if state.reminders >= self.policy.goal_reminders or state.plan_done or state.fault:
-            return False
+        if state.reminders >= self.policy.goal_reminders or state.plan_done or state.fault or state.error:
+            return False  # after an error, leaving is the customer's call, not a slip
         if confirms(turn.message) or asks_leave(state.agent_text):
             return False
         return self.leaving(turn)
@@ -211,11 +213,15 @@ class UserAids:
         return UserTurn(_with_details(turn.message, missing), "continue", origin)
 
     @staticmethod
-    def _voice_problem(user: TurnUser, message: str) -> str:
+    def _voice_problem(user: TurnUser, message: str, agent_text: str = "") -> str:
         """Why ``message`` is not a customer's next message, or "" when it is."""
         if sounds_like_agent(message):
             return "speaks as the support agent"
-        if repeats(message, user.spoken()):
+        spoken = user.spoken()
+        # A new value, or a yes to the agent's request for leave ("Perfect, please go ahead." in
+        # a second turn), is not a copy however familiar its words.
+        said_yes = confirms(message) and asks_leave(agent_text)
+        if repeats(message, spoken) and not gives_new_value(message, spoken) and not said_yes:
             return "repeats what was already said in the chat"
         return ""
 

@@ -40,6 +40,7 @@ class _Turn:
     replies_without_calls: int = 0
     answered: set[str] = field(default_factory=set)  # tools answered this turn without a fault
     fault: bool = False  # an injected fault answered a call this turn
+    error: bool = False  # any error answered a call this turn
     reminders: int = 0
 
 
@@ -138,7 +139,7 @@ class _Session:
                 continue
             self.dialogue.add({"role": "assistant", "content": step.text or ""}, provenance(Origin.MODEL))
             turn.replies_without_calls += 1
-            state = TurnState(step.text or "", self._plan_done(turn), turn.fault, turn.reminders)
+            state = TurnState(step.text or "", self._plan_done(turn), turn.fault, turn.reminders, turn.error)
             said = await self.aids.reply(user, state)
             turn.reminders = state.reminders
             ending = self._after_reply(said, turn, state)
@@ -170,6 +171,7 @@ class _Session:
                 return EndReason.STALLED_REPEATED_CALL
             fault = self.simulator.faults.get(call.call_id)
             turn.fault = turn.fault or fault in injected
+            turn.error = turn.error or fault is not None
             if fault is None:
                 self._answered[signature] = self._answered.get(signature, 0) + 1
                 turn.answered.add(call.name)

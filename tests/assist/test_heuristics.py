@@ -8,6 +8,7 @@ from rolecall.assist import (
     asks_leave,
     asks_something,
     confirms,
+    gives_new_value,
     in_first_person,
     is_closing,
     names_all_words,
@@ -135,3 +136,16 @@ def test_confirms(text: str, yes: bool) -> None:
 )
 def test_asks_leave(text: str, asks: bool) -> None:
     assert asks_leave(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier", "new"),
+    [
+        ("Hello. I need help with case 33636.", ["Hello. I need help with case 56334."], True),
+        ("Sure, my order number is W-18165.", ["Sure, my email is ann@example.com."], True),
+        ("Sure, my email is ann@example.com.", ["My email is ann@example.com, order W-1."], False),
+        ("Your account is closed.", ["Your account is closed."], False),  # no value at all
+    ],
+)
+def test_gives_new_value(text: str, earlier: list[str], new: bool) -> None:
+    assert gives_new_value(text, earlier) is new
