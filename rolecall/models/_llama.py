@@ -15,12 +15,8 @@ safe for concurrent calls); a RAM prefix cache lets roles reuse the evaluated pr
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import logging
-import math
 import os
-import random
 import re
 import threading
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -41,11 +37,11 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
-from rolecall.models._grammar import CALL_OPENERS, call_grammar, grammar_safe, json_text, text_grammar
-from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers, way_forward
+from rolecall.models._grammar import CALL_OPENERS, grammar_safe, json_text, text_grammar
+from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers
+from rolecall.models._llama_tools import TOOL_CALL, answered_calls, loads, tool_step
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 from rolecall.prompts import render
-from rolecall.text import repeats
 
 MODEL_INFO = ModelInfo(vision=False, function_calling=True, json_output=True, structured_output=True, family="unknown")
 
@@ -253,8 +249,8 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 if isinstance(message.content, str):
                     add("assistant", message.content)
                 else:
-                    calls = [{"name": c.name, "arguments": _loads(c.arguments)} for c in message.content]
-                    add("assistant", "\n".join(_TOOL_CALL.format(json.dumps(c, ensure_ascii=False)) for c in calls))
+                    calls = [{"name": c.name, "arguments": loads(c.arguments)} for c in message.content]
+                    add("assistant", "\n".join(TOOL_CALL.format(json.dumps(c, ensure_ascii=False)) for c in calls))
             elif isinstance(message, FunctionExecutionResultMessage):
                 for result in message.content:
                     add("tool", f"<tool_response>\n{result.content}\n</tool_response>")
@@ -309,7 +305,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 for t, params in pairs
             }
             text = text_grammar(self._config.max_message_chars) if tool_choice == "auto" else None
-            step = {"calls": calls, "text": text, "answered": _answered_calls(messages)}
+            step = {"calls": calls, "text": text, "answered": answered_calls(messages)}
             if text is not None and blocked:
                 # Lets the model pick any tool first and then find out what that tool still needs.
                 step["blocked"] = blocked
@@ -334,7 +330,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         }
         if "tool_step" in constraint:
             with engine.lock:
-                return self._tool_step(engine, chat, constraint["tool_step"], settings)
+                return tool_step(engine, chat, constraint["tool_step"], settings, self._config)
         with engine.lock:
             try:
                 return engine.llama.create_chat_completion(messages=chat, **constraint, **settings)
@@ -346,115 +342,6 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 return engine.llama.create_chat_completion(
                     messages=chat, response_format={"type": "json_object"}, **settings
                 )
-
-    def _tool_step(
-        self, engine: _Engine, chat: list[dict[str, str]], step: dict[str, Any], settings: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A reply that is either one tool call or plain text.
-
-        Whether to call is the model's own choice, read off its first token before any grammar
-        applies: the probability mass of tokens that open a call (JSON, a tag, a code fence) is the
-        chance of calling, shifted by ``tool_call_bias`` in log-odds and drawn with a seeded RNG.
-        Only then is the reply constrained, to a valid call or to prose. A single grammar with both
-        branches does not work for small models: forced to spell out JSON from the first token, the
-        1.5B model picks the text branch almost every time.
-        """
-        from llama_cpp import LlamaGrammar
-
-        prompt, stop = engine.prompt(chat)
-        usage = {"prompt_tokens": 0, "completion_tokens": 0}
-        calls: dict[str, Any] = dict(step["calls"])
-        calling = step["text"] is None
-        if not calling and calls:
-            logits: list[Any] = []
-            first = engine.llama.create_completion(
-                prompt, max_tokens=1, temperature=0.0, logits_processor=[_keep(logits)], stop=stop
-            )
-            _add_usage(usage, first)
-            bias = self._config.tool_call_bias if self._config.steering else 0.0
-            chance = _call_chance(logits[0], engine.call_openers(), bias)
-            draw = random.Random(hashlib.sha256(f"{settings['seed']}:{prompt}".encode()).digest()).random()
-            calling = draw < chance
-            _log.debug("tool-call chance %.3f, drew %.3f: %s", chance, draw, "call" if calling else "text")
-
-        def generate(grammar_text: str, prompt: str = prompt, **override: Any) -> tuple[str, dict[str, Any]]:
-            grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
-            reply = engine.llama.create_completion(prompt, grammar=grammar, stop=stop, **{**settings, **override})
-            _add_usage(usage, reply)
-            return reply["choices"][0]["text"].strip(), reply
-
-        def ask(values: list[str]) -> dict[str, Any]:
-            """A question for the values a wanted tool still lacks, prompted by a note only the model sees."""
-            listed = " and ".join(value.replace("_", " ") for value in values)
-            note = {"role": "system", "content": render("local/ask", values=listed)}
-            text, reply = generate(step["text"], prompt=engine.prompt([*chat, note])[0])
-            return _chat_reply(text, reply, usage)
-
-        def route(wanted: list[str]) -> tuple[list[str], list[str]]:
-            """For the tools the model wants: those it can call now, else (via :func:`way_forward`)
-            the lookups that supply what they lack, else the values to ask the customer for."""
-            offered = [name for name in wanted if name in calls]
-            if offered or not wanted:
-                return offered, []
-            ready, values = way_forward(wanted[0], step.get("blocked", {}), step.get("descriptions", {}))
-            return [name for name in ready if name in calls], values
-
-        if calling and step.get("blocked"):
-            # The model first names the tool it wants, out of all of them. Offered only the
-            # callable ones, a 1.5B model calls whatever needs no id (a service status check, a
-            # hotel search with made-up values) instead of asking for the email it lacks.
-            names = [*calls, *step["blocked"]]
-            text, _ = generate(
-                call_grammar({"type": "object", "properties": {"name": {"enum": names}}, "required": ["name"]})
-            )
-            chosen = _loads(text)
-            offered, values = route(
-                [chosen["name"]] if isinstance(chosen, dict) and chosen.get("name") in names else []
-            )
-            if values:
-                return ask(values)
-            calls = {name: calls[name] for name in offered} or calls
-
-        if not calling:
-            text, reply = generate(step["text"])
-            if not self._config.steering:
-                return _chat_reply(text, reply, usage)
-            names = [*calls, *step.get("blocked", {})]
-            named = [name for name in names if re.search(rf"\b{re.escape(name)}\b", text)]
-            # A canned refusal or a copy of an earlier message means the model is stuck.
-            copied = repeats(text, _spoken(chat)) or _REFUSAL.search(text) is not None
-            if copied and not calls:
-                # Nothing to call and the model repeats itself: one fresh draw, hotter.
-                _log.debug("text repeats an earlier message: drawing again")
-                text, reply = generate(step["text"], temperature=max(settings["temperature"], _REDRAW_TEMPERATURE))
-            if not (named or copied or _TALKS_ABOUT_CALLING.search(text)):
-                return _chat_reply(text, reply, usage)
-            # Prose that names a tool or says "call the function" is a call the draw turned into
-            # text (customers never hear tool names), and a model that repeats an earlier message
-            # word for word is stuck: in both cases the call, or a question for what it needs,
-            # is the way forward.
-            offered, values = route(named)
-            if values:
-                return ask(values)
-            if not calls:
-                return _chat_reply(text, reply, usage)
-            _log.debug("text talks about calling %s or repeats itself: calling instead", named or "a tool")
-            calls = {name: calls[name] for name in offered} or calls
-        while True:
-            text, reply = generate(call_grammar({"anyOf": list(calls.values())}))
-            parsed = _loads(text)
-            name = parsed.get("name") if isinstance(parsed, dict) else None
-            arguments = parsed.get("arguments") if isinstance(parsed, dict) else None
-            if not self._config.steering or _signature(name, arguments) not in step["answered"]:
-                return _chat_reply(_TOOL_CALL.format(text), reply, usage)
-            # Small models repeat the call they just made. Offer the other tools, or let it answer.
-            _log.debug("repeat of an answered call to %s: offering the other tools", name)
-            calls.pop(name, None)
-            if not calls:
-                if step["text"] is None:
-                    return _chat_reply(_TOOL_CALL.format(text), reply, usage)
-                text, reply = generate(step["text"])
-                return _chat_reply(text, reply, usage)
 
     def _result(self, reply: dict[str, Any], with_tools: bool) -> CreateResult:
         usage_data = reply.get("usage") or {}
@@ -469,7 +356,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         if with_tools:
             calls = []
             for body in _TOOL_CALL_BODY.findall(text):
-                parsed = _loads(body)
+                parsed = loads(body)
                 if isinstance(parsed, dict) and isinstance(parsed.get("name"), str):
                     self._calls += 1
                     arguments = json.dumps(parsed.get("arguments") or {}, ensure_ascii=False)
@@ -479,11 +366,6 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         return CreateResult(finish_reason=finish, content=json_text(text), usage=usage, cached=False)
 
 
-_TOOL_CALL = "<tool_call>\n{}\n</tool_call>"
-_REDRAW_TEMPERATURE = 0.8
-# The coder model's stock refusal, said with tools at hand that could do the job.
-_REFUSAL = re.compile(r"\bI(?:'|\u2019)?m sorry, but I can(?:'|\u2019)?t (?:assist|help) with (?:that|this)\b", re.I)
-_TALKS_ABOUT_CALLING = re.compile(r"\b(?:call|use|using)\s+(?:the\s+)?(?:following\s+)?(?:function|tool)s?\b", re.I)
 _TOOL_CALL_BODY = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
 
 
@@ -491,73 +373,6 @@ _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-_log = logging.getLogger(__name__)
-
-
-def _keep(store: list[Any]) -> Any:
-    """A logits processor that keeps a copy of the scores it sees (the first token's, here)."""
-
-    def processor(_tokens: Any, scores: Any) -> Any:
-        store.append(scores.copy())
-        return scores
-
-    return processor
-
-
-def _call_chance(logits: Any, openers: Any, bias: float) -> float:
-    """P(the first token opens a call) under the model's raw distribution, shifted by ``bias`` log-odds."""
-    import numpy as np
-
-    shifted = logits - logits.max()
-    weights = np.exp(shifted)
-    chance = float(weights[openers].sum() / weights.sum())
-    chance = min(max(chance, 1e-9), 1 - 1e-9)
-    return 1.0 / (1.0 + math.exp(-(math.log(chance / (1.0 - chance)) + bias)))
-
-
-def _chat_reply(content: str, reply: dict[str, Any], usage: dict[str, int]) -> dict[str, Any]:
-    """A completion shaped like a chat completion, with the usage of every pass that made it."""
-    finish = reply["choices"][0].get("finish_reason")
-    return {"choices": [{"message": {"content": content}, "finish_reason": finish}], "usage": usage}
-
-
-def _signature(name: Any, arguments: Any) -> str:
-    return f"{name}:{json.dumps(arguments, sort_keys=True, ensure_ascii=False)}"
-
-
-# Errors worth retrying with the same arguments; after any other result a repeat is pointless.
-_TRANSIENT_ERRORS = {"rate_limited", "timeout", "server_error"}
-
-
-def _answered_calls(messages: Sequence[LLMMessage]) -> set[str]:
-    """Signatures of the calls in the chat that got an answer other than a transient error."""
-    made: dict[str, str] = {}
-    answered: set[str] = set()
-    for message in messages:
-        if isinstance(message, AssistantMessage) and not isinstance(message.content, str):
-            made.update({c.id: _signature(c.name, _loads(c.arguments)) for c in message.content})
-        elif isinstance(message, FunctionExecutionResultMessage):
-            for result in message.content:
-                outcome = _loads(result.content)
-                error = outcome.get("error") if isinstance(outcome, dict) else None
-                code = error.get("code") if isinstance(error, dict) else error
-                if result.call_id in made and code not in _TRANSIENT_ERRORS:
-                    answered.add(made[result.call_id])
-    return answered
-
-
-def _spoken(chat: list[dict[str, str]]) -> list[str]:
-    """What the customer and the assistant said in ``chat``: no system prompt, no tool traffic."""
-    return [
-        turn["content"]
-        for turn in chat
-        if turn["role"] in ("user", "assistant") and not turn["content"].lstrip().startswith(("<tool_", "{"))
-    ]
-
-
-def _add_usage(total: dict[str, int], reply: dict[str, Any]) -> None:
-    for key in total:
-        total[key] += (reply.get("usage") or {}).get(key, 0)
 
 
 def _evidence(messages: Sequence[LLMMessage]) -> list[str]:
@@ -569,10 +384,3 @@ def _evidence(messages: Sequence[LLMMessage]) -> list[str]:
         elif isinstance(message, FunctionExecutionResultMessage):
             texts.extend(result.content for result in message.content)
     return texts
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text, strict=False)  # raw control characters in strings: see json_text
-    except ValueError:
-        return text

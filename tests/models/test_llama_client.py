@@ -18,7 +18,8 @@ from autogen_core.models import (
 pytest.importorskip("llama_cpp", reason='needs llama-cpp-python: pip install -e ".[local-small]"')
 np = pytest.importorskip("numpy")
 
-from rolecall.models._llama import LlamaCppChatCompletionClient, _call_chance  # noqa: E402
+from rolecall.models._llama import LlamaCppChatCompletionClient  # noqa: E402
+from rolecall.models._llama_tools import _call_chance, tool_step  # noqa: E402
 
 
 def _tool(name: str, description: str, parameter: str, pattern: str) -> dict:
@@ -163,13 +164,13 @@ def test_call_chance_is_the_opening_mass_shifted_in_log_odds() -> None:
     ],
 )
 def test_prose_that_talks_about_calling_is_recognised(text: str, about_calling: bool) -> None:
-    from rolecall.models._llama import _TALKS_ABOUT_CALLING
+    from rolecall.models._llama_tools import _TALKS_ABOUT_CALLING
 
     assert bool(_TALKS_ABOUT_CALLING.search(text)) is about_calling
 
 
 class ScriptedEngine:
-    """Stands in for the loaded model in ``_tool_step``: the first-token pass sees ``logits``,
+    """Stands in for the loaded model in ``tool_step``: the first-token pass sees ``logits``,
     and each constrained generation returns the next scripted text, recording its settings."""
 
     def __init__(self, logits: list[float], openers: list[bool], texts: list[str]):
@@ -203,7 +204,7 @@ ANSWER = "Your order W-20417 left our warehouse and is on its way to you."
 def _step(client: LlamaCppChatCompletionClient, messages: list, tools: list, engine: ScriptedEngine) -> str:
     chat = client._chat(messages, tools)
     constraint = client._constraint(messages, tools, "auto", None)["tool_step"]
-    reply = client._tool_step(engine, chat, constraint, dict(SETTINGS))  # type: ignore[arg-type]
+    reply = tool_step(engine, chat, constraint, dict(SETTINGS), client._config)
     return reply["choices"][0]["message"]["content"]
 
 
@@ -276,3 +277,31 @@ def test_a_wanted_tool_that_can_be_called_is_the_only_one_offered() -> None:
     assert TRACK["name"] in grammar and FIND["name"] not in grammar
     # The name pass chose among all three, the one that cannot be called yet included.
     assert all(t["name"] in engine.generations[0]["grammar"]._grammar for t in (FIND, TRACK, blocked))
+
+
+def test_with_steering_off_the_models_own_text_and_call_stand() -> None:
+    # A stock refusal with a tool at hand stays a refusal: no conversion into a call.
+    engine = ScriptedEngine(*TEXT_ONLY, texts=["I'm sorry, but I can't assist with that."])
+    client = LlamaCppChatCompletionClient(steering=False)
+    assert _step(client, LOOKED_UP, [FIND, TRACK], engine) == "I'm sorry, but I can't assist with that."
+    assert len(engine.generations) == 1
+    # A call with an id nobody said is not blocked, and no lookup is chosen for the model.
+    invented = json.dumps({"name": TRACK["name"], "arguments": {"order_id": "ord_made_up"}})
+    engine = ScriptedEngine(*CALL_ALWAYS, texts=[invented])
+    assert _step(client, NO_NUMBER, [FIND_SAYS, TRACK], engine) == f"<tool_call>\n{invented}\n</tool_call>"
+    assert len(engine.generations) == 1  # no name pass, no routing
+
+
+def test_with_steering_off_the_call_chance_is_the_models_own() -> None:
+    from rolecall.models._llama_tools import _call_chance as chance
+
+    even = ([0.0, 0.0], [False, True])  # the model itself: one call in two
+    texts = [json.dumps({"name": FIND["name"], "arguments": {"order_number": "W-20417"}})] * 40 + ["ok"] * 40
+    client = LlamaCppChatCompletionClient(steering=False, tool_call_bias=5.0)  # the bias is ignored
+    assert chance(np.array(even[0]), np.array(even[1]), 0.0) == pytest.approx(0.5)
+    calls = 0
+    for n in range(40):
+        engine = ScriptedEngine(*even, texts=list(texts))
+        said = [*NO_NUMBER[:1], UserMessage(content=f"My order is W-20417 ({n}).", source="u")]
+        calls += _step(client, said, [FIND], engine).startswith("<tool_call>")
+    assert 8 <= calls <= 32  # about half, not the ~99% a bias of 5 would give

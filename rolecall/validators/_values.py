@@ -1,0 +1,167 @@
+"""Comparing values the way the rules need: normalised text, numbers by value, grounding.
+
+Shared by the rule checks and the plan matching; pure functions over JSON-like values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jsonschema
+
+from rolecall.planning import literal_values
+from rolecall.scenario import value_validator
+from rolecall.text import plain_words
+
+# Free text that someone composes (a ticket summary, an order note) rather than copies: a string
+# of at least this many words, in a parameter with no enum, pattern or format. It is grounded by
+# its content words, since no customer dictates a ticket summary word for word.
+PROSE_MIN_WORDS = 4
+PROSE_GROUNDED_SHARE = 0.6  # of its content words (4+ letters) said before
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def show(value: Any, limit: int = 48) -> str:
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def content_text(content: Any) -> str:
+    """Text of a message's content, which may also be a list of OpenAI content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def said(messages: list[dict[str, Any]], role: str, end: int) -> list[str]:
+    """Normalised texts of the ``role`` messages before index ``end``."""
+    return [norm(content_text(m.get("content"))) for m in messages[:end] if m.get("role") == role]
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def as_number(value: Any) -> float | None:
+    if is_number(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def same(expected: Any, actual: Any) -> bool:
+    """Plan-literal equality: strings ignore case and surrounding whitespace, numbers compare by value
+    (a number written as a string included, since models often quote them)."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(same(expected[k], actual[k]) for k in expected)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(same, expected, actual))
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
+    if isinstance(expected, str) and isinstance(actual, str):
+        return norm(expected) == norm(actual)
+    if is_number(expected) or is_number(actual):
+        left, right = as_number(expected), as_number(actual)
+        return left is not None and left == right
+    return bool(expected == actual)
+
+
+def number_in(value: int | float, text: str) -> bool:
+    """Whether ``value`` is written in ``text`` as a number of its own ("12" not in "112" or "12.5")."""
+    if float(value).is_integer():
+        core = re.escape(str(int(value))) + r"(?:\.0+)?"
+    else:
+        core = re.escape(repr(float(value))) + "0*"
+    return re.search(rf"(?<![\w.]){core}(?!\w|[.,]\d)", text) is not None
+
+
+def texts_of(value: Any) -> list[str]:
+    """Normalised texts a value can ground strings in: its JSON text and each string leaf."""
+    if isinstance(value, str):
+        return [norm(value)]
+    leaves = [norm(v) for v in literal_values(value) if isinstance(v, str)]
+    return [norm(json.dumps(value, ensure_ascii=False)), *leaves]
+
+
+def parsed(content: Any) -> Any:
+    try:
+        return json.loads(content) if isinstance(content, str) else content
+    except ValueError:
+        return content
+
+
+def argument_leaves(value: Any, schema: Any, path: str = "") -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
+    """(path, scalar, the schema that describes it) for every scalar inside an argument value."""
+    schema = schema if isinstance(schema, Mapping) else {}
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        for key, item in value.items():
+            yield from argument_leaves(item, properties.get(key), f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from argument_leaves(item, schema.get("items"), f"{path}[{index}]")
+    elif value is not None:
+        yield path, value, schema
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """A tool name as a whole word; a name of several words also written with spaces ("find order")."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name) or [name]
+    return re.compile(r"(?<![\w])" + r"[\s_-]*".join(map(re.escape, words)) + r"(?![\w])", re.IGNORECASE)
+
+
+def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
+    error = jsonschema.exceptions.best_match(value_validator(schema).iter_errors(value))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def exempt(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Values the assistant may choose itself: flags, defaults and fixed vocabularies."""
+    if isinstance(value, bool):
+        return True
+    if "default" in schema and same(schema["default"], value):
+        return True
+    if "const" in schema and same(schema["const"], value):
+        return True
+    return any(same(option, value) for option in schema.get("enum") or [])
+
+
+def is_prose(value: Any, schema: Mapping[str, Any]) -> bool:
+    if not isinstance(value, str) or len(value.split()) < PROSE_MIN_WORDS:
+        return False
+    return not any(key in schema for key in ("enum", "const", "pattern", "format"))
+
+
+def content_words(text: str) -> set[str]:
+    return {word for word in plain_words(text) if len(word) >= 4}
+
+
+def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[str, Any]) -> bool:
+    """Whether ``value`` is written in one of the (normalised) ``texts`` or equals a number leaf;
+    for prose, whether most of its content words were said."""
+    if isinstance(value, str):
+        if any(norm(value) in text for text in texts):
+            return True
+        if not is_prose(value, schema):
+            return False
+        words = content_words(value)
+        said = set().union(*(content_words(text) for text in texts))
+        return not words or len(words & said) >= PROSE_GROUNDED_SHARE * len(words)
+    if is_number(value):
+        return any(is_number(leaf) and leaf == value for leaf in leaves) or any(number_in(value, t) for t in texts)
+    return True
