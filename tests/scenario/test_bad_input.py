@@ -112,6 +112,22 @@ def check(write, rolecall):
 
 # (content, line, col, field, key word of the message)
 CASES = {
+    # The aids' switch and the user's disclosure
+    "assist-mode": (TOOL_A + "generation:\n  assist: bogus\n", 6, 11, "generation.assist.mode", "'small_model'"),
+    "assist-bound": (
+        TOOL_A + "generation:\n  assist: {mode: none, opening_drafts: 0}\n",
+        6,
+        40,
+        "generation.assist.opening_drafts",
+        "greater than or equal to 1",
+    ),
+    "disclosure": (
+        TOOL_A + "generation:\n  user: {disclosure: sometimes}\n",
+        6,
+        22,
+        "generation.user.disclosure",
+        "'on_request'",
+    ),
     # YAML syntax
     "bad-indentation": (
         "name: shop\ndescription: A shop.\npersonas:\n  - A customer.\n tools:\n  - name: a\n",
