@@ -185,6 +185,10 @@ def test_a_dialogue_through_llama_cpp_server(tmp_path: Path) -> None:
                 "1",
                 "--model",
                 tmp_path / "server.yaml",
+                # A 0.5B model behind a server: `auto` cannot tell it is weak, so the aids are
+                # asked for by name (the 0.5B user otherwise leaves the order number out).
+                "--assist",
+                "small_model",
                 "-q",
             ],
             capture_output=True,
