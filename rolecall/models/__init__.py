@@ -14,6 +14,7 @@ from rolecall.models._factory import (
     embedded_default,
     expand_environment,
     is_embedded,
+    is_secret_key,
     redact,
     redact_text,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ensure_model",
     "expand_environment",
     "is_embedded",
+    "is_secret_key",
     "redact",
     "redact_text",
 ]

@@ -20,8 +20,33 @@ if TYPE_CHECKING:
 
 ROLES = ("planner", "user", "assistant", "tool_simulator", "judge")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_KEY = re.compile(r"(api_?key|token|secret|password|authorization|credential)", re.IGNORECASE)
 REDACTED = "<redacted>"
+# Words that make a config key a secret in any spelling (api_key, api-key, apiKey, X-API-Key,
+# client_secret, Authorization, access_token), but not a counter (max_tokens, prompt_tokens).
+_SECRET_WORDS = frozenset({"secret", "password", "passwd", "authorization", "credential", "credentials", "cookie"})
+_KEY_QUALIFIERS = frozenset({"api", "access", "secret", "private", "auth", "subscription", "client"})
+
+
+def _words(key: str) -> list[str]:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key)
+    return [word for word in re.split(r"[^a-z0-9]+", spaced.lower()) if word]
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a config or header name holds a secret."""
+    words = _words(str(key))
+    if not words:
+        return False
+    if _SECRET_WORDS & set(words) or "apikey" in "".join(words):
+        return True
+    if words[-1] == "token":
+        return True
+    return words[-1] == "key" and len(words) > 1 and words[-2] in _KEY_QUALIFIERS
+
+
+def _is_headers(key: object) -> bool:
+    """``headers``, ``default_headers``, ``extra_headers``: every value in them may be a credential."""
+    return bool(_words(str(key))) and _words(str(key))[-1] == "headers"
 
 
 def embedded_default() -> dict[str, Any]:
@@ -56,19 +81,15 @@ def expand_environment(value: Any, where: str = "config") -> Any:
     return value
 
 
-def redact(value: Any) -> Any:
-    """A copy safe to write out: secret-looking keys with literal values are masked.
-
-    ``${NAME}`` references are kept: they name a variable, they are not the secret.
-    """
+def redact(value: Any, secret: bool = False) -> Any:
+    """A copy safe to write out: literal values under secret-looking keys, and every header
+    value, are masked. ``${NAME}`` references are kept: they name a variable, not the secret."""
     if isinstance(value, Mapping):
-        cleaned = {}
-        for key, item in value.items():
-            literal_secret = isinstance(item, str) and not _ENV_REFERENCE.fullmatch(item.strip())
-            cleaned[key] = REDACTED if _SECRET_KEY.search(str(key)) and literal_secret else redact(item)
-        return cleaned
+        return {key: redact(item, secret or is_secret_key(key) or _is_headers(key)) for key, item in value.items()}
     if isinstance(value, list):
-        return [redact(item) for item in value]
+        return [redact(item, secret) for item in value]
+    if secret and isinstance(value, str) and not _ENV_REFERENCE.fullmatch(value.strip()):
+        return REDACTED
     return value
 
 
@@ -162,15 +183,14 @@ def redact_text(text: str, expanded_config: Any) -> str:
     return text
 
 
-def _secret_values(value: Any) -> list[str]:
-    found: list[str] = []
+def _secret_values(value: Any, secret: bool = False) -> list[str]:
+    """The literal strings :func:`redact` would mask, to scrub them from error messages."""
     if isinstance(value, Mapping):
-        for key, item in value.items():
-            if _SECRET_KEY.search(str(key)) and isinstance(item, str):
-                found.append(item)
-            else:
-                found.extend(_secret_values(item))
-    elif isinstance(value, list):
-        for item in value:
-            found.extend(_secret_values(item))
-    return found
+        return [
+            found
+            for key, item in value.items()
+            for found in _secret_values(item, secret or is_secret_key(key) or _is_headers(key))
+        ]
+    if isinstance(value, list):
+        return [found for item in value for found in _secret_values(item, secret)]
+    return [value] if secret and isinstance(value, str) else []

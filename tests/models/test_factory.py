@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from rolecall.models import REDACTED, ModelConfigError, ModelFactory, embedded_default, expand_environment, redact
+from rolecall.models import (
+    REDACTED,
+    ModelConfigError,
+    ModelFactory,
+    embedded_default,
+    expand_environment,
+    is_secret_key,
+    redact,
+)
 
 CONFIG = {
     "provider": "autogen_ext.models.openai.OpenAIChatCompletionClient",
@@ -67,3 +77,52 @@ def test_missing_and_broken_configs_are_clear_errors() -> None:
     broken = ModelFactory({"default": {"provider": "no.such.module.Client", "config": {}}})
     with pytest.raises(ModelConfigError, match=r"cannot build 'no\.such\.module\.Client'"):
         broken.client_for("user")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "api_key",
+        "api-key",
+        "apiKey",
+        "X-API-Key",
+        "APIKEY",
+        "client_secret",
+        "Authorization",
+        "access_token",
+        "token",
+        "password",
+        "subscription-key",
+        "Ocp-Apim-Subscription-Key",
+    ],
+)
+def test_secret_keys_are_recognised_in_any_spelling(key: str) -> None:
+    assert is_secret_key(key)
+    assert redact({"config": {key: "s3cr3t-value"}})["config"][key] == REDACTED
+
+
+@pytest.mark.parametrize("key", ["max_tokens", "prompt_tokens", "tokens", "token_limit", "model", "keywords", "monkey"])
+def test_counters_and_ordinary_keys_are_not_secrets(key: str) -> None:
+    assert not is_secret_key(key)
+    assert redact({key: "kept"}) == {key: "kept"}
+
+
+def test_every_header_value_is_masked_and_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    azure = {
+        "provider": "autogen_ext.models.openai.OpenAIChatCompletionClient",
+        "config": {
+            "model": "gpt-4o",
+            "api_key": "${ROLECALL_FACTORY_KEY}",
+            "default_headers": {"api-key": "azure-literal-key-123", "X-Tenant": "tenant-secret-789"},
+            "max_tokens": 300,
+        },
+    }
+    cleaned = redact(azure)["config"]
+    assert cleaned["default_headers"] == {"api-key": REDACTED, "X-Tenant": REDACTED}
+    assert cleaned["max_tokens"] == 300 and cleaned["api_key"] == "${ROLECALL_FACTORY_KEY}"
+    monkeypatch.setenv("ROLECALL_FACTORY_KEY", "sk-live-123456")
+    factory = ModelFactory({"default": azure})
+    factory.client_for("user")
+    text = factory.scrub("401 for azure-literal-key-123 / tenant-secret-789 / sk-live-123456")
+    assert "azure-literal" not in text and "tenant-secret" not in text and "sk-live" not in text
+    assert "azure-literal" not in json.dumps(factory.describe())

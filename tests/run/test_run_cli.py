@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from rolecall.run import read_run, tally
 from rolecall.scenario import load_scenario
@@ -155,12 +156,17 @@ def test_failing_model_is_retried_then_recorded_and_the_run_goes_on(tmp_path: Pa
 
 def test_api_key_never_appears_in_output(server: ScriptedServer, tmp_path: Path) -> None:
     config = write_model_config(tmp_path, server)
+    # An Azure-style key written literally in a header, and a second header value.
+    document = yaml.safe_load(config.read_text())
+    document["config"]["default_headers"] = {"api-key": "azure-header-key-5150", "X-Tenant": "tenant-9931"}
+    config.write_text(yaml.safe_dump(document))
     out = tmp_path / "out"
     result = run_cli("run", SCENARIOS / "it_helpdesk.yaml", "-o", out, "-n", "2", "--model", config, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for path in out.iterdir():
-        assert TEST_KEY not in path.read_text(encoding="utf-8"), path
-    assert TEST_KEY not in result.stdout + result.stderr
+        text = path.read_text(encoding="utf-8")
+        assert TEST_KEY not in text and "azure-header-key" not in text and "tenant-9931" not in text, path
+    assert TEST_KEY not in result.stdout + result.stderr and "azure-header-key" not in result.stdout + result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["models"]["assistant"]["config"]["api_key"] == "${ROLECALL_TEST_KEY}"
 
