@@ -199,7 +199,12 @@ class _Session:
 
     def _add_calls(self, calls: list[ExecutedCall]) -> None:
         tool_calls = []
-        for call in calls:
+        for position, call in enumerate(calls):
+            if not self.simulator.answered(call.call_id):
+                # Arguments the framework could not parse never reach the simulator; the record
+                # still gets a JSON result, as its contract says.
+                result = self.simulator.reject_unparsed(call.call_id, call.name, call.arguments)
+                calls[position] = call = ExecutedCall(call.call_id, call.name, call.arguments, result)
             record_id = f"call_{len(self._call_ids) + 1}"
             self._call_ids[call.call_id] = record_id
             tool_calls.append(

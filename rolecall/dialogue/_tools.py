@@ -139,6 +139,18 @@ class ToolSimulator:
             self.calls.append(SimulatedCall(call_id, name, arguments, result, fault, origin))
             return json.dumps(result, ensure_ascii=False)
 
+    def answered(self, call_id: str) -> bool:
+        return any(call.call_id == call_id for call in self.calls)
+
+    def reject_unparsed(self, call_id: str, name: str, raw_arguments: str) -> str:
+        """The result of a call whose arguments are not a JSON object, which never reached
+        :meth:`execute` (the agent framework refused to parse them): an ``invalid_argument``
+        error as JSON, like every other result, recorded as written by code."""
+        result = error_result("invalid_argument", "The arguments are not a valid JSON object.")
+        origin = provenance(Origin.SCRIPTED, fault="invalid_arguments")
+        self.calls.append(SimulatedCall(call_id, name, {"raw": raw_arguments}, result, "invalid_arguments", origin))
+        return json.dumps(result, ensure_ascii=False)
+
     def origin_of(self, call_id: str) -> dict[str, Any]:
         """Who wrote the result of call ``call_id`` (the model, or code: a fault, an edit)."""
         return next((call.origin for call in self.calls if call.call_id == call_id), provenance(Origin.MODEL))

@@ -185,3 +185,27 @@ def test_the_factory_names_embedded_roles_and_turns_steering_off_for_the_assista
     assert factory.config_for("assistant")["config"]["steering"] is False
     assert "steering" not in factory.config_for("planner")["config"]  # only the assistant is steered
     assert json.dumps(factory.config_for("user")) == json.dumps(remote)
+
+
+def test_arguments_that_are_not_json_get_a_json_error_result(tmp_path: Path) -> None:
+    class Sloppy:
+        usage = Backend(GOOD_STEPS, polite_user).roles["user"].usage
+        steps = 0
+
+        async def step(self, user_message: str | None) -> Any:
+            from rolecall.agents import AssistantStep, ExecutedCall
+
+            self.steps += 1
+            if self.steps == 1:  # what AutoGen hands back when it cannot parse the arguments
+                raw = '{"email": "ann@exa'
+                return AssistantStep(calls=[ExecutedCall("m1", "find_customer", raw, "Error: Unterminated string")])
+            return AssistantStep(text="Sorry, something went wrong.")
+
+    backend = Backend(GOOD_STEPS, polite_user)
+    backend.assistant = lambda *args: Sloppy()  # type: ignore[method-assign]
+    dialogue = asyncio.run(simulate_dialogue(_context(tmp_path, assist=AssistPolicy.off()), backend, index=0))
+    tool = next(m for m in dialogue.messages if m["role"] == "tool")
+    assert json.loads(tool["content"])["error"]["code"] == "invalid_argument"
+    position = dialogue.messages.index(tool)
+    assert dialogue.provenance[position] == {"origin": "scripted", "fault": "invalid_arguments"}
+    assert dialogue.faults == {"call_1": "invalid_arguments"}
