@@ -30,6 +30,7 @@ class RunDisplay:
             console=self.console,
             disable=not enabled,
         )
+        self._last: RunProgress | None = None
         self.task = self.bar.add_task(scenario, total=requested, accepted=0, rejected=0, failed=0, tokens=0)
 
     def __enter__(self) -> RunDisplay:
@@ -39,7 +40,12 @@ class RunDisplay:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.bar.stop()
 
+    def written(self) -> int:
+        """Dialogues written so far (resumed ones included)."""
+        return self._last.done if self._last else 0
+
     def update(self, progress: RunProgress) -> None:
+        self._last = progress
         self.bar.update(
             self.task,
             completed=progress.done,
@@ -66,3 +72,5 @@ class RunDisplay:
         )
         table.add_row("manifest", "", str(out / MANIFEST))
         self.console.print(table)
+        accepted = counts.get("accepted", 0)
+        self.console.print(f"{accepted} accepted; read them with: rolecall view {out / FILES['accepted']}")

@@ -25,7 +25,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_INVALID = 2
+# Exit codes of `rolecall run` (documented in the README).
+EXIT_ALL_FAILED = 1  # the run finished, but every dialogue failed
+EXIT_INVALID = 2  # bad input: a scenario, a model config, an option, the output directory
+EXIT_ABORTED = 3  # a model error no retry can heal stopped the run; --resume continues it
+EXIT_CRASHED = 70  # a bug in rolecall (EX_SOFTWARE): the traceback is printed
+EXIT_INTERRUPTED = 130  # Ctrl-C; --resume continues the run
 
 
 class AssistChoice(enum.StrEnum):
@@ -203,17 +208,26 @@ def _run(
     )
 
     from rolecall._progress import RunDisplay
+    from rolecall.agents import RunAborted
 
     display = RunDisplay(loaded.name, options.dialogues, enabled=not quiet)
+    resume = f"rolecall run {scenario} -o {out} -n {options.dialogues} --resume"
     try:
         with display:
             summary = asyncio.run(run_scenario(loaded, AutogenBackend(factory), options, display.update))
     except OutputExists as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    except RunAborted as error:
+        typer.echo(f"error: run aborted: model for {error.role}: {error.reason}", err=True)
+        typer.echo(f"{display.written()} dialogues are written; once fixed, continue with: {resume}", err=True)
+        raise typer.Exit(EXIT_ABORTED) from None
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; {display.written()} dialogues are written; continue with: {resume}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     display.report(summary.manifest, out)
     if summary.progress.failed == summary.progress.requested:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ALL_FAILED)
 
 
 @app.command()
@@ -248,4 +262,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception:  # a bug: say so, and keep its exit code apart from the documented ones
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.write("rolecall crashed (a bug); the records written so far are whole\n")
+        sys.exit(EXIT_CRASHED)

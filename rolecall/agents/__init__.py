@@ -17,6 +17,7 @@ from rolecall.agents._protocols import (
 )
 from rolecall.agents._provenance import Origin, provenance
 from rolecall.agents._replies import JudgeReply, PlanReply, UserReply, json_object_reply, plan_reply_for
+from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
 
 if TYPE_CHECKING:
     from rolecall.agents._autogen import AutogenBackend
@@ -35,15 +36,19 @@ __all__ = [
     "AssistantStep",
     "AutogenBackend",
     "ExecutedCall",
+    "Failure",
     "JudgeReply",
     "Origin",
     "PlanReply",
+    "RetryPolicy",
     "RoleBackend",
     "RoleError",
+    "RunAborted",
     "StructuredRole",
     "ToolExecutor",
     "Usage",
     "UserReply",
+    "classify",
     "json_object_reply",
     "plan_reply_for",
     "provenance",

@@ -38,6 +38,7 @@ from rolecall.agents._protocols import (
     ToolExecutor,
     Usage,
 )
+from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
 from rolecall.models import ModelFactory
 from rolecall.scenario import Tool
 from rolecall.tokens import count_tokens
@@ -47,7 +48,6 @@ from rolecall.tokens import count_tokens
 warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
 
 DEFAULT_ASSISTANT_SYSTEM = "You are a helpful assistant. Use the tools when they help."
-_BACKOFF_SECONDS = (0.2, 0.6, 1.5)
 
 
 def _usage(messages: Sequence[Any]) -> Usage:
@@ -72,20 +72,59 @@ def extract_json_object(text: str) -> Any:
     return value
 
 
-def _short(error: Exception) -> str:
+def _short(error: Exception | str, limit: int = 1000) -> str:
     text = str(error).replace("\n", " ")
-    return text[:300] + ("..." if len(text) > 300 else "")
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+class _Attempts:
+    """The retry bookkeeping of one model request: what failed last, and whether to go on."""
+
+    def __init__(self, role: str, policy: RetryPolicy, scrub: Callable[[str], str]):
+        self.role, self.policy, self.scrub = role, policy, scrub
+        self.last = "no attempt made"
+        self.cause = ""
+        self.refused = 0  # attempts the server refused to connect
+
+    def __iter__(self) -> Any:
+        return iter(range(self.policy.retries + 1))
+
+    def malformed(self, error: Exception) -> str:
+        """A reply that does not parse: retried at once, with the problem told to the model."""
+        self.last, self.cause = f"malformed reply: {_short(error, 300)}", "MalformedReply"
+        return f"\n\nYour previous reply was not valid ({_short(error, 300)}). Reply again with valid JSON only."
+
+    async def failed(self, attempt: int, error: Exception) -> None:
+        """A failed call: raise if no retry can heal it, else wait before the next attempt."""
+        failure: Failure = classify(error)
+        message = self.scrub(_short(failure.message))
+        self.last, self.cause = f"{failure.cause}: {message}", failure.cause
+        if failure.healing == "abort":
+            raise RunAborted(self.role, message, failure.cause)
+        if failure.healing == "never":
+            raise RoleError(self.role, self.last, failure.cause)
+        self.refused += failure.refused
+        if attempt < self.policy.retries:
+            await asyncio.sleep(self.policy.wait(attempt, failure))
+
+    def exhausted(self, what: str) -> Exception:
+        """The error once every retry failed; a server that refused every attempt stops the run."""
+        if self.refused == self.policy.retries + 1:
+            return RunAborted(self.role, f"the server refused every connection ({self.refused} attempts)", self.cause)
+        return RoleError(self.role, f"{what} after {self.policy.retries} retries; last: {self.last}", self.cause)
 
 
 class AutogenStructuredRole:
     """A structured role: each ``ask`` is one fresh ``AssistantAgent`` run (bounded retries)."""
 
-    def __init__(self, role: str, client: ChatCompletionClient, scrub: Callable[[str], str], attempts: int = 3):
+    def __init__(
+        self, role: str, client: ChatCompletionClient, scrub: Callable[[str], str], retry: RetryPolicy | None = None
+    ):
         self.role = role
         self.client = client
         self.usage = Usage()
         self._scrub = scrub
-        self._attempts = attempts
+        self._retry = retry or RetryPolicy()
         # Servers that support JSON-Schema-constrained output get the schema as response_format;
         # others get it in the prompt and we parse the text.
         self._native = bool(client.model_info.get("structured_output", False))
@@ -95,8 +134,8 @@ class AutogenStructuredRole:
             schema = json.dumps(reply_type.model_json_schema(), separators=(",", ":"))
             system = f"{system}\n\nThe JSON object must match this JSON Schema:\n{schema}"
         feedback = ""
-        last_error = "no attempt made"
-        for attempt in range(self._attempts):
+        attempts = _Attempts(self.role, self._retry, self._scrub)
+        for attempt in attempts:
             context = UnboundedChatCompletionContext(
                 initial_messages=[
                     UserMessage(content=text, source="other")
@@ -116,12 +155,10 @@ class AutogenStructuredRole:
             try:
                 result = await agent.run(task=task)
             except (ValidationError, json.JSONDecodeError) as error:
-                last_error = f"malformed reply: {_short(error)}"
-                feedback = f"\n\nYour previous reply was not valid ({_short(error)}). Reply again with valid JSON only."
+                feedback = attempts.malformed(error)
                 continue
-            except Exception as error:  # transport or server errors: back off and try again
-                last_error = f"{type(error).__name__}: {self._scrub(_short(error))}"
-                await asyncio.sleep(_BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS) - 1)])
+            except Exception as error:  # transport or server errors: retried, or the end
+                await attempts.failed(attempt, error)
                 continue
             final = result.messages[-1]
             reply_text = final.to_model_text() if hasattr(final, "to_model_text") else str(final)
@@ -131,9 +168,8 @@ class AutogenStructuredRole:
             try:
                 return reply_type.model_validate(extract_json_object(str(getattr(final, "content", ""))))
             except (ValidationError, ValueError) as error:
-                last_error = f"malformed reply: {_short(error)}"
-                feedback = f"\n\nYour previous reply was not valid ({_short(error)}). Reply again with valid JSON only."
-        raise RoleError(self.role, f"no usable reply after {self._attempts} attempts; last: {last_error}")
+                feedback = attempts.malformed(error)
+        raise attempts.exhausted("no usable reply")
 
     @staticmethod
     def _measured(messages: Sequence[Any], prompt: str, reply: str) -> Usage:
@@ -179,11 +215,11 @@ class AutogenAssistant:
         tools: Sequence[Tool],
         execute: ToolExecutor,
         scrub: Callable[[str], str],
-        attempts: int = 3,
+        retry: RetryPolicy | None = None,
     ):
         self.usage = Usage()
         self._scrub = scrub
-        self._attempts = attempts
+        self._retry = retry or RetryPolicy()
         # One tool iteration per step: the session decides whether to continue, so it can
         # bound tool calls and spot stalls between inferences.
         self.agent = AssistantAgent(
@@ -197,17 +233,18 @@ class AutogenAssistant:
 
     async def step(self, user_message: str | None) -> AssistantStep:
         messages = [TextMessage(content=user_message, source="user")] if user_message is not None else []
-        last_error = ""
-        for attempt in range(self._attempts):
+        attempts = _Attempts("assistant", self._retry, self._scrub)
+        for attempt in attempts:
             try:
                 response = await self.agent.on_messages(messages, CancellationToken())
                 return self._read(response)
+            except RunAborted:  # the tool simulator's model stopped the run
+                raise
             except Exception as error:
-                last_error = f"{type(error).__name__}: {self._scrub(_short(error))}"
                 # The agent stored the user message before the failing model call.
                 messages = []
-                await asyncio.sleep(_BACKOFF_SECONDS[min(attempt, len(_BACKOFF_SECONDS) - 1)])
-        raise RoleError("assistant", f"model call failed {self._attempts} times; last: {last_error}")
+                await attempts.failed(attempt, error)
+        raise attempts.exhausted("the model call failed")
 
     def _read(self, response: Response) -> AssistantStep:
         inner = list(response.inner_messages or [])
@@ -232,16 +269,21 @@ class AutogenAssistant:
 class AutogenBackend:
     """Builds the roles of a dialogue from a :class:`ModelFactory`."""
 
-    def __init__(self, factory: ModelFactory, attempts: int = 3):
+    def __init__(self, factory: ModelFactory):
         self.factory = factory
-        self.attempts = attempts
+
+    def _retry(self, role: str) -> RetryPolicy:
+        settings = self.factory.retry_for(role)
+        return RetryPolicy(settings.retries, settings.backoff_s, settings.max_backoff_s)
 
     def structured(self, role: str) -> AutogenStructuredRole:
-        return AutogenStructuredRole(role, self.factory.client_for(role), self.factory.scrub, self.attempts)
+        client = self.factory.client_for(role)
+        return AutogenStructuredRole(role, client, self.factory.scrub, self._retry(role))
 
     def assistant(self, system_message: str | None, tools: Sequence[Tool], execute: ToolExecutor) -> AutogenAssistant:
         client = self.factory.client_for("assistant")
-        return AutogenAssistant(client, system_message, tools, execute, self.factory.scrub, self.attempts)
+        retry = self._retry("assistant")
+        return AutogenAssistant(client, system_message, tools, execute, self.factory.scrub, retry)
 
     def describe(self) -> dict[str, object]:
         return self.factory.describe()

@@ -45,9 +45,10 @@ class Usage:
 class RoleError(Exception):
     """A role could not produce a usable answer within its bounded retries."""
 
-    def __init__(self, role: str, reason: str):
+    def __init__(self, role: str, reason: str, cause: str = ""):
         self.role = role
         self.reason = reason
+        self.cause = cause  # the underlying error's class ("APITimeoutError", "MalformedReply")
         super().__init__(f"{role}: {reason}")
 
 

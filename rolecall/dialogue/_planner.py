@@ -130,7 +130,9 @@ class TurnPlanner:
                 "\nYour previous plan was rejected:\n- " + "\n- ".join(problems[:8]) + "\nWrite a corrected plan."
             )
         raise DialogueFailed(
-            "planner", f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}"
+            "planner",
+            f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}",
+            cause="InvalidPlan",
         )
 
     def referable_paths(self, chain: list[str], earlier: Mapping[str, str]) -> list[tuple[str, ...]] | None:

@@ -102,7 +102,7 @@ class _Session:
             else:
                 dialogue.end_reason = EndReason.COMPLETED
         except RoleError as error:
-            raise DialogueFailed(error.role, error.reason, dialogue) from None
+            raise DialogueFailed(error.role, error.reason, dialogue, error.cause) from None
         except DialogueFailed as failure:
             failure.dialogue = dialogue
             raise
@@ -130,8 +130,10 @@ class _Session:
                 return EndReason.MESSAGE_LIMIT
             step = await self.assistant.step(pending)
             pending = None
+            if self.simulator.aborted:
+                raise self.simulator.aborted
             if self.simulator.failure:
-                raise DialogueFailed("tool_simulator", self.simulator.failure)
+                raise DialogueFailed("tool_simulator", self.simulator.failure, cause=self.simulator.failure_cause)
             if step.calls:
                 ending = self._record_calls(step.calls, turn)
                 if ending:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rolecall.agents import Origin, RoleError, StructuredRole, json_object_reply, provenance
+from rolecall.agents import Origin, RoleError, RunAborted, StructuredRole, json_object_reply, provenance
 from rolecall.prompts import render
 from rolecall.scenario import FaultSettings, Tool, value_validator
 
@@ -108,6 +108,10 @@ class ToolSimulator:
         self.attempts = attempts
         self.calls: list[SimulatedCall] = []
         self.failure: str | None = None
+        self.failure_cause = ""
+        # A model error that stops the run: the agent framework would turn an exception raised
+        # inside a tool into an error result, so it is kept here for the session to raise.
+        self.aborted: RunAborted | None = None
         # Tool name -> output paths a planned call takes a value from ("services.0.ticket_id"):
         # results of that tool must hold a value there, or the plan cannot be carried out.
         self.needed_fields: dict[str, list[tuple[str, ...]]] = {}
@@ -131,6 +135,10 @@ class ToolSimulator:
                 result, fault = await self._answer(name, arguments, edits)
             except (ToolSimulationFailed, RoleError) as error:
                 self.failure = f"{name}: {error}"
+                self.failure_cause = getattr(error, "cause", "") or type(error).__name__
+                result, fault = error_result("server_error", "The backend failed."), "simulation_failed"
+            except RunAborted as error:
+                self.aborted = error
                 result, fault = error_result("server_error", "The backend failed."), "simulation_failed"
             if fault:  # every error result is written by code, never by the model
                 origin = provenance(Origin.SCRIPTED, fault=fault)

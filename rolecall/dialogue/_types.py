@@ -49,10 +49,11 @@ class RunContext:
 class DialogueFailed(Exception):
     """The dialogue could not be produced (a role kept failing); it is recorded as failed."""
 
-    def __init__(self, role: str, reason: str, dialogue: Dialogue | None = None):
+    def __init__(self, role: str, reason: str, dialogue: Dialogue | None = None, cause: str = ""):
         self.role = role
         self.reason = reason
         self.dialogue = dialogue
+        self.cause = cause  # the underlying error's class, for the manifest's failure classes
         super().__init__(f"{role}: {reason}")
 
 

@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rolecall.scenario import RetrySettings
+
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
 
@@ -122,6 +124,10 @@ class ModelFactory:
             config.setdefault("config", {})["steering"] = False
         return config
 
+    def retry_for(self, role: str) -> RetrySettings:
+        """rolecall's retries for ``role``'s model (its config's ``retry``, else the defaults)."""
+        return RetrySettings.model_validate(self.config_for(role).get("retry") or {})
+
     def embedded_roles(self) -> set[str]:
         """The roles that run on the embedded model (the aids' ``auto`` mode turns on for these)."""
         return {
@@ -133,10 +139,13 @@ class ModelFactory:
     def client_for(self, role: str) -> ChatCompletionClient:
         from autogen_core.models import ChatCompletionClient
 
-        config = self.config_for(role)
+        config = {key: value for key, value in self.config_for(role).items() if key != "retry"}
         key = json.dumps(config, sort_keys=True, default=str)
         if key not in self._clients:
             expanded = expand_environment(config, where=f"model for {role}")
+            if str(expanded.get("provider", "")).endswith("OpenAIChatCompletionClient"):
+                # rolecall's retries are the only layer: "retried N times" means N.
+                expanded["config"] = {**expanded.get("config", {}), "max_retries": 0}
             self._secrets.update(s for s in _secret_values(expanded) if len(s) >= 4)
             try:
                 self._clients[key] = ChatCompletionClient.load_component(expanded)

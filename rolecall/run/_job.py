@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rolecall.agents import RoleBackend, RoleError
+from rolecall.agents import RoleBackend, RoleError, RunAborted
 from rolecall.dialogue import ACCEPTABLE_ENDINGS, Dialogue, DialogueFailed, RunContext, simulate_dialogue
 from rolecall.run._records import dialogue_record, failed_record, total_usage
 from rolecall.validators import SESSION_CHECK, CheckResult, DialogueEvidence, judge, judge_summary, run_rules
@@ -47,10 +47,13 @@ async def produce_dialogue(job: DialogueJob, backend: RoleBackend) -> DialogueOu
         kind, validation = await _validate(context, dialogue, backend)
     except DialogueFailed as failure:
         partial = failure.dialogue or dialogue
-        record = failed_record(scenario, index, "DialogueFailed", failure.reason, failure.role, partial)
+        cause = failure.cause or "DialogueFailed"
+        record = failed_record(scenario, index, cause, failure.reason, failure.role, partial)
         return DialogueOutcome(index, "failed", record, _tokens(partial))
+    except RunAborted:  # nothing this dialogue can do: the run stops, the dialogue stays unwritten
+        raise
     except Exception as error:  # anything else: record it, keep the run going
-        record = failed_record(scenario, index, type(error).__name__, str(error)[:500], None, dialogue)
+        record = failed_record(scenario, index, type(error).__name__, str(error)[:2000], None, dialogue)
         return DialogueOutcome(index, "failed", record, _tokens(dialogue))
     record = dialogue_record(scenario, dialogue, validation, context.assist.describe())
     return DialogueOutcome(index, kind, record, _tokens(dialogue))
@@ -86,7 +89,7 @@ async def _validate(
         try:
             verdict = await judge(role, evidence, context.scenario.scenario.policy, settings.judge)
         except RoleError as error:
-            raise DialogueFailed("judge", error.reason) from None
+            raise DialogueFailed("judge", error.reason, cause=error.cause) from None
         finally:
             dialogue.usage["judge"] = role.usage
         validation["judge"] = verdict.as_dict()

@@ -8,6 +8,7 @@ half-written last line, if the process was killed mid-write, is cut off first).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rolecall import __version__
-from rolecall.agents import RoleBackend, RoleError, json_object_reply
+from rolecall.agents import RoleBackend, RoleError, RunAborted, json_object_reply
 from rolecall.assist import AssistPolicy
 from rolecall.dialogue import RunContext
 from rolecall.planning import DataflowGraph, resolve_output_schemas
@@ -171,16 +172,17 @@ class Runner:
         started = time.monotonic()
         started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         done = self._prepare()
-        schemas, self.output_schema_sources = await resolve_output_schemas(
-            list(self.scenario.tools), infer=self._infer_output_schema
-        )
-        graph = DataflowGraph(self.scenario.tools, schemas)
-        context = RunContext(self.scenario, schemas, graph, self.options.seed, self.options.assist)
-        self._write_manifest(started_at, status="running", seconds=0.0)
-        jobs = (DialogueJob(context, index) for index in range(self.options.dialogues) if index not in done)
+        self._write_manifest(started_at, "running", 0.0)
         self.on_progress(self.progress)
         handles: dict[str, IO[str]] = {kind: path.open("a", encoding="utf-8") for kind, path in self.paths.items()}
+        status, stop = "finished", None
         try:
+            schemas, self.output_schema_sources = await resolve_output_schemas(
+                list(self.scenario.tools), infer=self._infer_output_schema
+            )
+            graph = DataflowGraph(self.scenario.tools, schemas)
+            context = RunContext(self.scenario, schemas, graph, self.options.seed, self.options.assist)
+            jobs = (DialogueJob(context, index) for index in range(self.options.dialogues) if index not in done)
             # Outcomes arrive in index order: the files are the same whatever the concurrency.
             async for outcome in self.executor.run(jobs):
                 handle = handles[outcome.kind]
@@ -190,20 +192,29 @@ class Runner:
                 setattr(self.progress, outcome.kind, getattr(self.progress, outcome.kind) + 1)
                 self.progress.tokens += outcome.tokens
                 self.on_progress(self.progress)
+        except RunAborted as error:
+            status, stop = "aborted", {"role": error.role, "cause": error.cause, "reason": error.reason}
+            raise
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status, stop = "interrupted", {"reason": "interrupted by the user"}
+            raise
         finally:
             for handle in handles.values():
                 handle.close()
             await self.executor.close()
             await self.backend.close()
-        manifest = self._write_manifest(started_at, status="finished", seconds=time.monotonic() - started)
+            manifest = self._write_manifest(started_at, status, time.monotonic() - started, stop)
         return RunSummary(self.progress, manifest)
 
     # -- manifest -------------------------------------------------------------------------------
 
-    def _write_manifest(self, started_at: str, status: str, seconds: float) -> dict[str, Any]:
+    def _write_manifest(
+        self, started_at: str, status: str, seconds: float, stop: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         manifest = {
             "rolecall_version": __version__,
             "status": status,
+            **({"stopped": stop} if stop else {}),
             "scenario": self.scenario.name,
             "scenario_path": str(self.scenario.path),
             "scenario_digest": self.scenario.digest,

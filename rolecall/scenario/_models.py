@@ -353,6 +353,16 @@ class FaultSettings(StrictModel):
     )
 
 
+class RetrySettings(StrictModel):
+    """rolecall's own retries for one model (the client's own retries are turned off)."""
+
+    retries: int = Field(default=3, ge=0, le=20, description="Retries after the first attempt of a model call.")
+    backoff_s: float = Field(
+        default=0.5, ge=0.0, description="The first wait before a retry; it doubles each time, with jitter."
+    )
+    max_backoff_s: float = Field(default=30.0, ge=0.0, description="The longest wait between two attempts.")
+
+
 class ComponentConfig(StrictModel):
     """An AutoGen component config, e.g. ``{provider: ...OpenAIChatCompletionClient, config: {...}}``."""
 
@@ -365,6 +375,9 @@ class ComponentConfig(StrictModel):
     description: str | None = Field(default=None, description="Free text.")
     label: str | None = Field(default=None, description="Free text.")
     config: dict[str, Any] = Field(default_factory=dict, description="The provider's own settings.")
+    retry: RetrySettings | None = Field(
+        default=None, description="rolecall's retries for this model (not part of the AutoGen config)."
+    )
 
 
 def _path_or_inline(value: Any) -> str | None:

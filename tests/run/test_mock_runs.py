@@ -97,3 +97,31 @@ def test_a_bad_mock_spec_is_a_clear_error(tmp_path: Path) -> None:
         "run", SCENARIOS / "retail_orders.yaml", "-o", tmp_path / "o", "--model", "mock:bogus", cwd=tmp_path
     )
     assert result.returncode == 2 and "bogus" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unreachable_model_aborts_the_run_and_resume_finishes_it(tmp_path: Path) -> None:
+    import socket
+
+    import yaml
+
+    from rolecall.mock import model_config
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = model_config(f"http://127.0.0.1:{port}/v1")
+    config["retry"] = {"retries": 1, "backoff_s": 0.01}
+    path = tmp_path / "down.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    scenario = SCENARIOS / "retail_orders.yaml"
+    result = run_cli("run", scenario, "-o", out, "-n", "3", "--model", path, "-q", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "run aborted" in result.stderr and "refused every connection" in result.stderr
+    assert "--resume" in result.stderr and "Traceback" not in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "aborted" and manifest["stopped"]["role"] == "planner"
+    assert sum(manifest["counts"].values()) == 0  # the dialogues not run are not counted as failed
+    finished = run_cli("run", scenario, "-o", out, "-n", "3", "--model", "mock", "--resume", "-q", cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert sum(json.loads((out / "manifest.json").read_text())["counts"].values()) == 3

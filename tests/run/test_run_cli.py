@@ -140,6 +140,9 @@ def test_failing_model_is_retried_then_recorded_and_the_run_goes_on(tmp_path: Pa
     # The judge always fails: every dialogue the rules accept ends up in failed.jsonl with its reason.
     with ScriptedServer(fail_roles={"judge": -1}) as server:
         config = write_model_config(tmp_path, server)
+        document = yaml.safe_load(config.read_text())
+        document["retry"] = {"retries": 2, "backoff_s": 0.01}  # rolecall's own retries, not AutoGen's
+        config.write_text(yaml.safe_dump(document))
         out = tmp_path / "out"
         result = run_cli(
             "run", SCENARIOS / "retail_orders.yaml", "-o", out, "-n", "3", "--model", config, "-q", cwd=tmp_path
@@ -150,7 +153,11 @@ def test_failing_model_is_retried_then_recorded_and_the_run_goes_on(tmp_path: Pa
     failed = files["failed.jsonl"]
     assert failed and all(r["metadata"]["error"]["role"] == "judge" for r in failed)
     assert "InternalServerError" in failed[0]["metadata"]["error"]["message"]
-    assert judge_requests == 3 * len(failed)  # bounded: three attempts per dialogue
+    assert failed[0]["metadata"]["error"]["class"] == "InternalServerError"  # the cause, not a wrapper
+    assert "after 2 retries" in failed[0]["metadata"]["error"]["message"]
+    assert judge_requests == 3 * len(failed)  # bounded: the first attempt and 2 retries per dialogue
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["failure_classes"] == {"judge: InternalServerError": len(failed)}
     assert result.returncode == 1 if len(failed) == 3 else 0
 
 
