@@ -29,6 +29,7 @@ app = typer.Typer(
 EXIT_ALL_FAILED = 1  # the run finished, but every dialogue failed
 EXIT_INVALID = 2  # bad input: a scenario, a model config, an option, the output directory
 EXIT_ABORTED = 3  # a model error no retry can heal stopped the run; --resume continues it
+EXIT_OUTPUT_FAILED = 4  # writing the records failed part way (a full disk); --resume continues
 EXIT_CRASHED = 70  # a bug in rolecall (EX_SOFTWARE): the traceback is printed
 EXIT_INTERRUPTED = 130  # Ctrl-C; --resume continues the run
 
@@ -184,7 +185,7 @@ def _run(
     from rolecall.agents import AutogenBackend
     from rolecall.assist import AssistPolicy
     from rolecall.models import ModelConfigError, ModelFactory
-    from rolecall.run import OutputExists, RunOptions, run_scenario
+    from rolecall.run import OutputExists, OutputFailed, RunOptions, run_scenario
 
     generation = loaded.scenario.generation
     assist_settings = generation.assist
@@ -222,6 +223,10 @@ def _run(
         typer.echo(f"error: run aborted: model for {error.role}: {error.reason}", err=True)
         typer.echo(f"{display.written()} dialogues are written; once fixed, continue with: {resume}", err=True)
         raise typer.Exit(EXIT_ABORTED) from None
+    except OutputFailed as error:
+        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"{display.written()} dialogues are written whole; make room, then: {resume}", err=True)
+        raise typer.Exit(EXIT_OUTPUT_FAILED) from None
     except KeyboardInterrupt:
         typer.echo(f"interrupted; {display.written()} dialogues are written; continue with: {resume}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -8,7 +8,7 @@ Layers, bottom up: :func:`produce_dialogue` (one job in, one record out, no I/O)
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
 from rolecall.run._records import dialogue_record, failed_record, record_id
-from rolecall.run._runner import MANIFEST, OutputExists, Progress, RunOptions, RunSummary, run_scenario
+from rolecall.run._runner import MANIFEST, OutputExists, OutputFailed, Progress, RunOptions, RunSummary, run_scenario
 from rolecall.run._tally import FILES, Tally, read_run, tally
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "DialogueOutcome",
     "Executor",
     "OutputExists",
+    "OutputFailed",
     "Progress",
     "RunOptions",
     "RunSummary",

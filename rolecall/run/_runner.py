@@ -9,6 +9,7 @@ half-written last line, if the process was killed mid-write, is cut off first).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -36,7 +37,11 @@ _PACKAGES = ("rolecall", "autogen-agentchat", "autogen-core", "autogen-ext", "op
 
 
 class OutputExists(Exception):
-    """The output directory already holds records and neither resume nor a new directory was asked for."""
+    """The output directory cannot take this run: it holds other records, or cannot be written."""
+
+
+class OutputFailed(Exception):
+    """Writing the records failed part way (a full disk, say); what was written is whole."""
 
 
 @dataclass
@@ -126,9 +131,18 @@ class Runner:
     # -- set-up ---------------------------------------------------------------------------------
 
     def _prepare(self) -> set[int]:
-        """Create the directory; return the indexes already written (resume)."""
+        """Check the directory can take the run (before any model call); return the indexes
+        already written (resume)."""
         out = self.options.out_dir
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise OutputExists(f"{out} is a file, not a directory; name a directory with -o")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for path in self.paths.values():
+                with path.open("a", encoding="utf-8"):
+                    pass  # create the files now: a read-only place fails here, not after the first dialogue
+        except OSError as error:
+            raise OutputExists(f"cannot write to {out}: {error.strerror or error}") from None
         existing = {kind: _read_records(path) for kind, path in self.paths.items()} if self.options.resume else {}
         if not self.options.resume and any(p.exists() and p.stat().st_size for p in self.paths.values()):
             raise OutputExists(f"{out} already holds dialogues; pass --resume to continue that run, or another -o")
@@ -144,12 +158,18 @@ class Runner:
                 raise OutputExists(f"{out} holds a run with another {' and '.join(mismatch)}; resume needs the same")
         done = set()
         wanted = {record_id(self.scenario, index): index for index in range(self.options.dialogues)}
+        beyond = sum(record.get("id") not in wanted for records in existing.values() for record in records)
+        if beyond:
+            held = sum(len(records) for records in existing.values())
+            raise OutputExists(
+                f"{out} holds {held} dialogues, {beyond} of them beyond -n {self.options.dialogues}; "
+                f"resume with -n {held} or more"
+            )
         for kind, records in existing.items():
             for record in records:
                 self.tally.add(kind, record)
-                if record.get("id") in wanted:
-                    done.add(wanted[record["id"]])
-                    setattr(self.progress, kind, getattr(self.progress, kind) + 1)
+                done.add(wanted[record["id"]])
+                setattr(self.progress, kind, getattr(self.progress, kind) + 1)
         self.progress.resumed = len(done)
         return done
 
@@ -185,9 +205,7 @@ class Runner:
             jobs = (DialogueJob(context, index) for index in range(self.options.dialogues) if index not in done)
             # Outcomes arrive in index order: the files are the same whatever the concurrency.
             async for outcome in self.executor.run(jobs):
-                handle = handles[outcome.kind]
-                handle.write(json.dumps(outcome.record, ensure_ascii=False) + "\n")
-                handle.flush()
+                self._append(handles[outcome.kind], outcome.record)
                 self.tally.add(outcome.kind, outcome.record)
                 setattr(self.progress, outcome.kind, getattr(self.progress, outcome.kind) + 1)
                 self.progress.tokens += outcome.tokens
@@ -198,13 +216,33 @@ class Runner:
         except (KeyboardInterrupt, asyncio.CancelledError):
             status, stop = "interrupted", {"reason": "interrupted by the user"}
             raise
+        except OutputFailed as error:
+            status, stop = "interrupted", {"reason": str(error)}
+            raise
         finally:
             for handle in handles.values():
-                handle.close()
+                with contextlib.suppress(OSError):  # a full disk may refuse the close's flush too
+                    handle.close()
             await self.executor.close()
             await self.backend.close()
-            manifest = self._write_manifest(started_at, status, time.monotonic() - started, stop)
+            try:
+                manifest = self._write_manifest(started_at, status, time.monotonic() - started, stop)
+            except OSError:  # no room for the manifest either: the records are whole, resume reads them
+                manifest = {"status": status}
         return RunSummary(self.progress, manifest)
+
+    @staticmethod
+    def _append(handle: IO[str], record: dict[str, Any]) -> None:
+        """Append one record as one whole line; on a write error, cut what was written of it."""
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        start = handle.tell()
+        try:
+            handle.write(line)
+            handle.flush()
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.truncate(handle.name, start)  # no torn line left behind
+            raise OutputFailed(f"cannot write {handle.name}: {error.strerror or error}") from None
 
     # -- manifest -------------------------------------------------------------------------------
 
