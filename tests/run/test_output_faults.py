@@ -50,7 +50,7 @@ def test_a_directory_that_cannot_be_written_is_refused_before_any_model_call(
     with MockServer() as server:
         backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
         options = RunOptions(out_dir=tmp_path / "out", dialogues=2, seed=0)
-        with pytest.raises(OutputExists, match="cannot write to .*Permission denied"):
+        with pytest.raises(OutputExists, match=r"cannot write to .*Permission denied"):
             asyncio.run(run_scenario(load_scenario(SCENARIO), backend, options))
         assert server.requests == []  # refused before any model call
 
