@@ -2,6 +2,11 @@
 
 Tool schemas name their dialect with ``$schema`` or default to Draft 2020-12; value checks
 include ``format`` (dates, emails) because tools rely on them.
+
+Patterns come from scenario files and are matched against model-written values, so they are
+compiled and matched with the ``regex`` package under a time limit: a pattern that backtracks
+catastrophically (``^(a+)+$``) is an error, never a hang. An invalid pattern is an error of the
+schema itself, reported where it stands.
 """
 
 from __future__ import annotations
@@ -9,8 +14,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import functools
+from collections.abc import Iterator
+
 import jsonschema
+import regex
+from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
+
+# The longest a pattern may take to match one value.
+PATTERN_TIMEOUT_S = 0.25
+
+
+def _bounded_pattern(validator: Validator, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string") or not isinstance(pattern, str):
+        return
+    try:
+        found = regex.search(pattern, instance, timeout=PATTERN_TIMEOUT_S)
+    except regex.error as error:
+        yield ValidationError(f"{pattern!r} is not a valid regular expression: {error}")
+    except TimeoutError:
+        yield ValidationError(
+            f"{pattern!r} took over {PATTERN_TIMEOUT_S} s to match a value of {len(instance)} characters "
+            "(a pattern that backtracks catastrophically)"
+        )
+    else:
+        if found is None:
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.cache
+def _bounded(cls: type[Validator]) -> type[Validator]:
+    """``cls`` with ``pattern`` matched by the ``regex`` package under a time limit."""
+    return jsonschema.validators.extend(cls, {"pattern": _bounded_pattern})
+
+
+def _regex_format(value: object) -> bool:
+    if isinstance(value, str):
+        regex.compile(value)
+    return True
+
+
+_META_FORMATS = jsonschema.FormatChecker(formats=())
+_META_FORMATS.checks("regex", raises=regex.error)(_regex_format)
 
 
 def dialect_of(schema: Mapping[str, Any]) -> type[Validator]:
@@ -20,10 +66,10 @@ def dialect_of(schema: Mapping[str, Any]) -> type[Validator]:
 def value_validator(schema: Mapping[str, Any]) -> Validator:
     """Validates values against ``schema`` (formats checked)."""
     cls = dialect_of(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return _bounded(cls)(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def meta_validator(schema: Mapping[str, Any]) -> Validator:
-    """Validates ``schema`` itself against its dialect's meta-schema."""
+    """Validates ``schema`` itself against its dialect's meta-schema (patterns must compile)."""
     cls = dialect_of(schema)
-    return cls(cls.META_SCHEMA)
+    return cls(cls.META_SCHEMA, format_checker=_META_FORMATS)

@@ -104,15 +104,26 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _resolved(path: Path) -> Path | None:
+    """``path`` with links resolved, or None when they loop (which ``resolve`` reports as an error)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
 class _Loader:
     def __init__(self, path: Path, known_rules: Sequence[str] | None = None):
         self.path = path
         self.known_rules = known_rules
-        self.base_dir = path.resolve().parent
+        self.base_dir = (_resolved(path) or path.absolute()).parent
         self.problems: list[Problem] = []
 
     def _reference(self, owner: SourceDocument, where: DataPath, ref: str) -> Path | None:
-        target = (self.base_dir / ref).resolve()
+        target = _resolved(self.base_dir / ref)
+        if target is None:
+            self.problems.append(owner.problem(where, f"referenced file {ref!r} is a symbolic link loop"))
+            return None
         if not target.is_file():
             reason = "is not a file" if target.exists() else "not found"
             self.problems.append(owner.problem(where, f"referenced file {ref!r} {reason} (looked at {target})"))

@@ -9,6 +9,7 @@ alias bombs, absurd nesting and oversized files.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,8 @@ def load_document(
     except FileNotFoundError:
         raise fail("file not found") from None
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise fail("is a symbolic link loop") from None
         raise fail(f"cannot read file: {error.strerror or error}") from None
     text = _decode(path, raw, name)
     too_deep = _flow_nesting_problem(text, name) if text.count("[") + text.count("{") > MAX_FLOW_BRACKETS else None

@@ -596,3 +596,40 @@ def test_several_problems_are_all_reported_sorted_by_line(write, rolecall) -> No
         (9, "generation.turns"),
         (10, "generation.dialogues"),
     ]
+
+
+def test_a_scenario_path_that_is_a_symlink_loop_is_a_located_error(tmp_path: Path, rolecall) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    assert_reported(validate_bad(rolecall, "a.yaml"), 1, 1, "(document)", "symbolic link loop", file="a.yaml")
+
+
+def test_a_file_reference_that_is_a_symlink_loop_is_a_located_error(tmp_path: Path, check) -> None:
+    (tmp_path / "x.yaml").symlink_to(tmp_path / "y.yaml")
+    (tmp_path / "y.yaml").symlink_to(tmp_path / "x.yaml")
+    check(HEAD + "tools:\n  - file: x.yaml\n", 5, 11, "tools[0].file", "symbolic link loop")
+
+
+PATTERN_TOOL = HEAD + (
+    "tools:\n"
+    "  - name: get_order\n"
+    "    parameters:\n"
+    "      type: object\n"
+    "      properties:\n"
+    "        order_id: {{type: string, pattern: '{pattern}'}}\n"
+    "      required: [order_id]\n"
+    "prior_calls:\n"
+    "  - {{name: get_order, arguments: {{order_id: '{value}'}}}}\n"
+)
+
+
+def test_an_invalid_pattern_is_a_located_error_even_where_a_prior_call_uses_it(check) -> None:
+    content = PATTERN_TOOL.format(pattern="([", value="W-1")
+    check(content, 9, 43, "tools[0].parameters.properties.order_id.pattern", "'regex'")
+
+
+def test_a_pattern_that_backtracks_catastrophically_cannot_hang_validation(check) -> None:
+    started = time.monotonic()
+    content = PATTERN_TOOL.format(pattern="^(a|aa)+$", value="a" * 39 + "!")
+    check(content, 12, 45, "prior_calls[0].arguments.order_id", "backtracks catastrophically")
+    assert time.monotonic() - started < 20
