@@ -11,11 +11,9 @@ schema itself, reported where it stands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jsonschema
 import regex
