@@ -147,6 +147,7 @@ class ModelFactory:
                 # rolecall's retries are the only layer: "retried N times" means N.
                 expanded["config"] = {**expanded.get("config", {}), "max_retries": 0}
             self._secrets.update(s for s in _secret_values(expanded) if len(s) >= 4)
+            _check_client_class(role, str(expanded.get("provider", "")))
             try:
                 self._clients[key] = ChatCompletionClient.load_component(expanded)
             except Exception as error:  # AutoGen raises many kinds; report them as config errors
@@ -182,6 +183,23 @@ class ModelFactory:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+def _check_client_class(role: str, provider: str) -> None:
+    """Import the provider and check it is a chat client, so a wrong class fails with its name."""
+    import importlib
+
+    from autogen_core.models import ChatCompletionClient
+
+    module, _, name = provider.rpartition(".")
+    if not module:  # one of AutoGen's own short names ("OpenAIChatCompletionClient"): its classes
+        return
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except ImportError as error:
+        raise ModelConfigError(f"model for {role}: cannot import provider {provider!r}: {error}") from None
+    if not (isinstance(found, type) and issubclass(found, ChatCompletionClient)):
+        raise ModelConfigError(f"model for {role}: provider {provider!r} is not an AutoGen ChatCompletionClient")
 
 
 def redact_text(text: str, expanded_config: Any) -> str:

@@ -7,6 +7,7 @@ files, resolving ``{file: PATH}`` references and cross-field checks live in ``_l
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import re
 from typing import Annotated, Any, Literal
 
@@ -363,12 +364,47 @@ class RetrySettings(StrictModel):
     max_backoff_s: float = Field(default=30.0, ge=0.0, description="The longest wait between two attempts.")
 
 
+# Chat clients rolecall knows (AutoGen's well-known names included); any other provider must
+# name a module that can be found, checked without importing it (validate runs nothing).
+KNOWN_PROVIDERS = frozenset(
+    {
+        "autogen_ext.models.openai.OpenAIChatCompletionClient",
+        "autogen_ext.models.openai.AzureOpenAIChatCompletionClient",
+        "autogen_ext.models.ollama.OllamaChatCompletionClient",
+        "autogen_ext.models.anthropic.AnthropicChatCompletionClient",
+        "autogen_ext.models.replay.ReplayChatCompletionClient",
+        "rolecall.models.LlamaCppChatCompletionClient",
+        "rolecall.models.LenientOpenAIChatCompletionClient",
+        "OpenAIChatCompletionClient",
+        "openai_chat_completion_client",
+        "AzureOpenAIChatCompletionClient",
+        "azure_openai_chat_completion_client",
+        "OllamaChatCompletionClient",
+    }
+)
+
+
+def _check_provider(provider: str) -> str:
+    if provider in KNOWN_PROVIDERS:
+        return provider
+    module, _, name = provider.rpartition(".")
+    if not module or not name.isidentifier() or not all(part.isidentifier() for part in module.split(".")):
+        raise ValueError(f"{provider!r} is not an import path such as 'package.module.ClientClass'")
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:  # the top-level package only: finding it imports nothing
+        known = ", ".join(sorted(p for p in KNOWN_PROVIDERS if "." in p))
+        raise ValueError(f"no module {top!r} is installed for provider {provider!r}; known providers: {known}")
+    return provider
+
+
 class ComponentConfig(StrictModel):
     """An AutoGen component config, e.g. ``{provider: ...OpenAIChatCompletionClient, config: {...}}``."""
 
     model_config = ConfigDict(strict=False)
 
-    provider: str = Field(min_length=1, description="Import path of the client class.")
+    provider: Annotated[str, AfterValidator(_check_provider)] = Field(
+        min_length=1, description="Import path of the client class."
+    )
     component_type: str | None = Field(default=None, description="AutoGen component type (`model`).")
     version: int | None = Field(default=None, description="AutoGen component schema version.")
     component_version: int | None = Field(default=None, description="Version of the provider's config.")

@@ -633,3 +633,24 @@ def test_a_pattern_that_backtracks_catastrophically_cannot_hang_validation(check
     content = PATTERN_TOOL.format(pattern="^(a|aa)+$", value="a" * 39 + "!")
     check(content, 12, 45, "prior_calls[0].arguments.order_id", "backtracks catastrophically")
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize(
+    ("provider", "word"),
+    [("no_such_package.Client", "no module 'no_such_package'"), ("not a path", "is not an import path")],
+)
+def test_a_provider_that_cannot_be_found_is_a_located_error(check, provider: str, word: str) -> None:
+    check(TOOL_A + f"models:\n  default: {{provider: '{provider}'}}\n", 6, 23, "models.default.provider", word)
+
+
+def test_validate_finds_a_provider_without_importing_it(write, rolecall) -> None:
+    write("scenario.yaml", TOOL_A + "models:\n  default: {provider: this.Zen}\n")
+    result = run_validate(rolecall, "scenario.yaml")
+    assert result.returncode == 0 and "Beautiful is better" not in result.stdout + result.stderr
+
+
+def test_run_refuses_a_provider_that_is_not_a_chat_client(write, rolecall, tmp_path: Path) -> None:
+    write("scenario.yaml", TOOL_A + "models:\n  default: {provider: json.JSONDecoder}\n")
+    result = rolecall("run", "scenario.yaml", "-o", tmp_path / "out", "-n", "1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'json.JSONDecoder' is not an AutoGen ChatCompletionClient" in result.stderr
