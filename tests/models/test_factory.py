@@ -75,7 +75,7 @@ def test_missing_and_broken_configs_are_clear_errors() -> None:
     with pytest.raises(ModelConfigError, match="unknown roles"):
         ModelFactory({"narrator": CONFIG})
     broken = ModelFactory({"default": {"provider": "no.such.module.Client", "config": {}}})
-    with pytest.raises(ModelConfigError, match=r"cannot build 'no\.such\.module\.Client'"):
+    with pytest.raises(ModelConfigError, match=r"cannot import provider 'no\.such\.module\.Client'"):
         broken.client_for("user")
 
 
