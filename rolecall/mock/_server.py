@@ -8,6 +8,7 @@ answers anything that reaches it, and it is a test double, not a service.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import socket
@@ -66,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, _error(f"bad request: {error}", "invalid_request_error"))
             return
         self.server.requests.append(body)
+        fault = self.server.fault_for(raw)
+        if fault:
+            self._fault(fault)
+            return
         if body.get("stream"):
             self._send(400, _error("the mock model does not stream; send stream=false", "invalid_request_error"))
             return
@@ -98,15 +103,44 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
+    def _fault(self, kind: str) -> None:
+        """Answer with one of the transport faults real servers produce."""
+        if kind == "dropped":  # the connection closes with no answer at all
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if kind == "server_error":
+            self._send(500, _error("injected server error", "server_error"))
+        elif kind == "rate_limited":
+            self._send(429, _error("injected rate limit", "rate_limit_error"), {"retry-after": "0"})
+        elif kind == "html":
+            self._send_raw(200, "text/html", b"<html><body><h1>Gateway login</h1></body></html>")
+        elif kind == "no_choices":
+            self._send(200, {"id": "x", "object": "chat.completion", "created": 1, "model": MODEL, "choices": []})
+        else:  # truncated: the body stops half way
+            self._send_raw(200, "application/json", b'{"id": "x", "object": "chat.completion", "choi')
+
+    def _send_raw(self, status: int, content_type: str, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         if self.server.settings.latency_s:
             time.sleep(self.server.settings.latency_s)
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+FAULT_KINDS = ("server_error", "rate_limited", "html", "no_choices", "truncated", "dropped")
 
 
 def _error(message: str, kind: str) -> dict[str, Any]:
@@ -146,6 +180,9 @@ class MockServer(ThreadingHTTPServer):
         super().__init__((host.strip("[]"), port), _Handler)
         self.brain = MockBrain(self.settings)
         self.fail_roles = dict(self.settings.fail_roles)  # counted down as failures are served
+        self._sent: dict[bytes, int] = {}  # request bytes -> times received (fault draws)
+        self._fault_lock = threading.Lock()
+        self.faults_served = 0
         self.requests: list[dict[str, Any]] = []
         self.role_counts: dict[str, int] = {}
         self._counting = threading.Lock()
@@ -185,6 +222,22 @@ class MockServer(ThreadingHTTPServer):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def fault_for(self, raw: bytes) -> str | None:
+        """The transport fault for this request, if ``fault_rate`` says it gets one. Decided from
+        the request's bytes and how often they were sent before, so a retry of the same request
+        may succeed and the same run meets the same faults at any concurrency."""
+        rate = self.settings.fault_rate
+        if not rate:
+            return None
+        with self._fault_lock:
+            seen = self._sent.get(raw, 0)
+            self._sent[raw] = seen + 1
+        digest = hashlib.sha256(raw + b"#" + str(seen).encode()).digest()
+        if int.from_bytes(digest[:4], "big") / 2**32 >= rate:
+            return None
+        self.faults_served += 1
+        return FAULT_KINDS[digest[4] % len(FAULT_KINDS)]
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """The reply message for ``body``; raises ``_Injected`` where ``fail_roles`` says to fail."""

@@ -32,6 +32,14 @@ class MockSettings(BaseModel):
         "validators have something to reject.",
     )
     latency_s: float = Field(default=0.0, ge=0, description="Seconds to wait before every reply.")
+    fault_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of requests answered with a transport fault (500, 429 with Retry-After, an HTML "
+        "page, no choices, truncated JSON, a dropped connection), decided from the request itself, so a "
+        "run is reproducible.",
+    )
     fail_roles: dict[str, int] = Field(
         default_factory=dict,
         description="Role -> how many of its requests get HTTP 500 (-1: all of them).",
@@ -57,6 +65,8 @@ _KEYS = {
     "latency": "latency_s",
     "latency_s": "latency_s",
     "fail": "fail_roles",
+    "faults": "fault_rate",
+    "fault_rate": "fault_rate",
 }
 
 
