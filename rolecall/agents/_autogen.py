@@ -29,6 +29,7 @@ from autogen_core.models import AssistantMessage, ChatCompletionClient, RequestU
 from autogen_core.tools import BaseTool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
+from rolecall.agents._limits import RateLimiter
 from rolecall.agents._protocols import (
     AssistantStep,
     ExecutedCall,
@@ -118,13 +119,19 @@ class AutogenStructuredRole:
     """A structured role: each ``ask`` is one fresh ``AssistantAgent`` run (bounded retries)."""
 
     def __init__(
-        self, role: str, client: ChatCompletionClient, scrub: Callable[[str], str], retry: RetryPolicy | None = None
+        self,
+        role: str,
+        client: ChatCompletionClient,
+        scrub: Callable[[str], str],
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
     ):
         self.role = role
         self.client = client
         self.usage = Usage()
         self._scrub = scrub
         self._retry = retry or RetryPolicy()
+        self._limiter = limiter or RateLimiter()
         # Servers that support JSON-Schema-constrained output get the schema as response_format;
         # others get it in the prompt and we parse the text.
         self._native = bool(client.model_info.get("structured_output", False))
@@ -152,6 +159,7 @@ class AutogenStructuredRole:
                 model_context=context,
             )
             task = prompt + feedback
+            await self._limiter.acquire((len(system) + len(task) + sum(len(t) for _, t in history)) / 4)
             try:
                 result = await agent.run(task=task)
             except (ValidationError, json.JSONDecodeError) as error:
@@ -216,10 +224,13 @@ class AutogenAssistant:
         execute: ToolExecutor,
         scrub: Callable[[str], str],
         retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
     ):
         self.usage = Usage()
         self._scrub = scrub
         self._retry = retry or RetryPolicy()
+        self._limiter = limiter or RateLimiter()
+        self._last_prompt_tokens = 0.0  # what the next call is charged against a token quota
         # One tool iteration per step: the session decides whether to continue, so it can
         # bound tool calls and spot stalls between inferences.
         self.agent = AssistantAgent(
@@ -235,6 +246,7 @@ class AutogenAssistant:
         messages = [TextMessage(content=user_message, source="user")] if user_message is not None else []
         attempts = _Attempts("assistant", self._retry, self._scrub)
         for attempt in attempts:
+            await self._limiter.acquire(self._last_prompt_tokens + sum(len(m.content) for m in messages) / 4)
             try:
                 response = await self.agent.on_messages(messages, CancellationToken())
                 return self._read(response)
@@ -248,7 +260,9 @@ class AutogenAssistant:
 
     def _read(self, response: Response) -> AssistantStep:
         inner = list(response.inner_messages or [])
-        self.usage.add(_usage([*inner, response.chat_message]))
+        used = _usage([*inner, response.chat_message])
+        self.usage.add(used)
+        self._last_prompt_tokens = float(used.prompt_tokens)
         results = {
             result.call_id: result.content
             for event in inner
@@ -271,6 +285,15 @@ class AutogenBackend:
 
     def __init__(self, factory: ModelFactory):
         self.factory = factory
+        self._limiters: dict[str, RateLimiter] = {}  # model key -> the quota its roles share
+
+    def limiter_for(self, role: str) -> RateLimiter:
+        """The rate limiter of ``role``'s model, shared by every role on that model."""
+        key = self.factory.model_key(role)
+        if key not in self._limiters:
+            limits = self.factory.limits_for(role)
+            self._limiters[key] = RateLimiter(limits.requests_per_minute, limits.tokens_per_minute)
+        return self._limiters[key]
 
     def _retry(self, role: str) -> RetryPolicy:
         settings = self.factory.retry_for(role)
@@ -278,12 +301,13 @@ class AutogenBackend:
 
     def structured(self, role: str) -> AutogenStructuredRole:
         client = self.factory.client_for(role)
-        return AutogenStructuredRole(role, client, self.factory.scrub, self._retry(role))
+        return AutogenStructuredRole(role, client, self.factory.scrub, self._retry(role), self.limiter_for(role))
 
     def assistant(self, system_message: str | None, tools: Sequence[Tool], execute: ToolExecutor) -> AutogenAssistant:
         client = self.factory.client_for("assistant")
         retry = self._retry("assistant")
-        return AutogenAssistant(client, system_message, tools, execute, self.factory.scrub, retry)
+        limiter = self.limiter_for("assistant")
+        return AutogenAssistant(client, system_message, tools, execute, self.factory.scrub, retry, limiter)
 
     def describe(self) -> dict[str, object]:
         return self.factory.describe()

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rolecall.scenario import RetrySettings
+from rolecall.scenario import RateLimits, RetrySettings
 
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 ROLES = ("planner", "user", "assistant", "tool_simulator", "judge")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REDACTED = "<redacted>"
+# Keys of a model config that are rolecall's own, not AutoGen's: kept out of the client's config.
+ROLECALL_KEYS = ("retry", "limits")
 # Words that make a config key a secret in any spelling (api_key, api-key, apiKey, X-API-Key,
 # client_secret, Authorization, access_token), but not a counter (max_tokens, prompt_tokens).
 _SECRET_WORDS = frozenset({"secret", "password", "passwd", "authorization", "credential", "credentials", "cookie"})
@@ -124,6 +126,15 @@ class ModelFactory:
             config.setdefault("config", {})["steering"] = False
         return config
 
+    def limits_for(self, role: str) -> RateLimits:
+        """``role``'s model quota (its config's ``limits``); roles on one model share it."""
+        return RateLimits.model_validate(self.config_for(role).get("limits") or {})
+
+    def model_key(self, role: str) -> str:
+        """Names ``role``'s model: roles with the same key share a client and its rate limits."""
+        config = {key: value for key, value in self.config_for(role).items() if key not in ROLECALL_KEYS}
+        return json.dumps(config, sort_keys=True, default=str)
+
     def retry_for(self, role: str) -> RetrySettings:
         """rolecall's retries for ``role``'s model (its config's ``retry``, else the defaults)."""
         return RetrySettings.model_validate(self.config_for(role).get("retry") or {})
@@ -139,7 +150,7 @@ class ModelFactory:
     def client_for(self, role: str) -> ChatCompletionClient:
         from autogen_core.models import ChatCompletionClient
 
-        config = {key: value for key, value in self.config_for(role).items() if key != "retry"}
+        config = {key: value for key, value in self.config_for(role).items() if key not in ROLECALL_KEYS}
         key = json.dumps(config, sort_keys=True, default=str)
         if key not in self._clients:
             expanded = expand_environment(config, where=f"model for {role}")

@@ -364,6 +364,15 @@ class RetrySettings(StrictModel):
     max_backoff_s: float = Field(default=30.0, ge=0.0, description="The longest wait between two attempts.")
 
 
+class RateLimits(StrictModel):
+    """A model's quota, kept by every dialogue of the run together."""
+
+    requests_per_minute: float | None = Field(default=None, gt=0, description="Model calls a minute; none: no limit.")
+    tokens_per_minute: float | None = Field(
+        default=None, gt=0, description="Prompt tokens a minute (estimated before each call); none: no limit."
+    )
+
+
 # Chat clients rolecall knows (AutoGen's well-known names included); any other provider must
 # name a module that can be found, checked without importing it (validate runs nothing).
 KNOWN_PROVIDERS = frozenset(
@@ -413,6 +422,9 @@ class ComponentConfig(StrictModel):
     config: dict[str, Any] = Field(default_factory=dict, description="The provider's own settings.")
     retry: RetrySettings | None = Field(
         default=None, description="rolecall's retries for this model (not part of the AutoGen config)."
+    )
+    limits: RateLimits | None = Field(
+        default=None, description="rolecall's rate limits for this model (not part of the AutoGen config)."
     )
 
 

@@ -196,7 +196,7 @@ def test_model_refs_read_files_relative_to_the_scenario_and_keep_inline_configs(
     )
     models = {
         "default": "models/small.yaml",
-        "judge": {"provider": "my.pkg.Client", "config": {"model": "judge-1", "seed": 3}},
+        "judge": {"provider": "rolecall.models.LenientOpenAIChatCompletionClient", "config": {"model": "judge-1", "seed": 3}},
     }
     path = write("project/scenario.yaml", scenario_text(BARE, models=models))
     loaded = load_scenario(path.resolve())  # the test's cwd is not the scenario's folder
@@ -206,7 +206,7 @@ def test_model_refs_read_files_relative_to_the_scenario_and_keep_inline_configs(
             "component_type": "model",
             "config": {"model": "gpt-4o-mini", "temperature": 0.2},
         },
-        "judge": {"provider": "my.pkg.Client", "config": {"model": "judge-1", "seed": 3}},
+        "judge": {"provider": "rolecall.models.LenientOpenAIChatCompletionClient", "config": {"model": "judge-1", "seed": 3}},
     }
 
 
@@ -312,7 +312,7 @@ generation:
   dates: {start: 2024-01-01, end: 2024-12-31}
 faults: {rate: 0.1, kinds: [timeout, conflict]}
 models:
-  default: {provider: my.pkg.Client, config: {model: m1}}
+  default: {provider: rolecall.models.LenientOpenAIChatCompletionClient, config: {model: m1}}
 validation:
   judge: {votes: 3, mode: strict}
 """
