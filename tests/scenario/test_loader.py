@@ -196,7 +196,10 @@ def test_model_refs_read_files_relative_to_the_scenario_and_keep_inline_configs(
     )
     models = {
         "default": "models/small.yaml",
-        "judge": {"provider": "rolecall.models.LenientOpenAIChatCompletionClient", "config": {"model": "judge-1", "seed": 3}},
+        "judge": {
+            "provider": "rolecall.models.LenientOpenAIChatCompletionClient",
+            "config": {"model": "judge-1", "seed": 3},
+        },
     }
     path = write("project/scenario.yaml", scenario_text(BARE, models=models))
     loaded = load_scenario(path.resolve())  # the test's cwd is not the scenario's folder
@@ -206,7 +209,10 @@ def test_model_refs_read_files_relative_to_the_scenario_and_keep_inline_configs(
             "component_type": "model",
             "config": {"model": "gpt-4o-mini", "temperature": 0.2},
         },
-        "judge": {"provider": "rolecall.models.LenientOpenAIChatCompletionClient", "config": {"model": "judge-1", "seed": 3}},
+        "judge": {
+            "provider": "rolecall.models.LenientOpenAIChatCompletionClient",
+            "config": {"model": "judge-1", "seed": 3},
+        },
     }
 
 
