@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import json
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -208,6 +209,13 @@ class MockServer(ThreadingHTTPServer):
             )
             self._thread.start()
         return self
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client goes away mid-reply (a run stopped with Ctrl-C); report the rest."""
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
     def close(self) -> None:
         """Stop serving and release the port."""

@@ -59,6 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length", 0)))
         status, headers, body = self.server.script[min(self.server.requests, len(self.server.script) - 1)]
         self.server.requests += 1
+        headers = dict(headers)
+        time.sleep(float(headers.pop("x-delay", 0)))  # a reply slower than the client waits
         self.send_response(status)
         for key, value in {"content-length": str(len(body)), **headers}.items():
             self.send_header(key, value)
@@ -82,8 +84,11 @@ def faulty() -> Iterator[Any]:
         server.server_close()
 
 
-def _role(base_url: str, retries: int = 2) -> AutogenStructuredRole:
-    client = ModelFactory({"default": model_config(base_url)}).client_for("user")
+def _role(base_url: str, retries: int = 2, timeout: float | None = None) -> AutogenStructuredRole:
+    config = model_config(base_url)
+    if timeout is not None:
+        config["config"]["timeout"] = timeout
+    client = ModelFactory({"default": config}).client_for("user")
     return AutogenStructuredRole("user", client, lambda text: text, RetryPolicy(retries, backoff_s=0.01))
 
 
@@ -152,3 +157,10 @@ def test_a_server_that_refuses_every_connection_stops_the_run() -> None:
     with pytest.raises(RunAborted) as stopped:
         _ask(_role(f"http://127.0.0.1:{port}/v1", retries=1))
     assert "refused every connection (2 attempts)" in stopped.value.reason
+
+
+def test_a_reply_slower_than_the_client_timeout_is_retried(faulty: Any) -> None:
+    slow = (200, {"content-type": "application/json", "x-delay": "1.5"}, json.dumps(COMPLETION).encode())
+    server = faulty([slow, OK])
+    assert _ask(_role(_url(server), timeout=0.5)) == UserReply(**REPLY)
+    assert server.requests == 2

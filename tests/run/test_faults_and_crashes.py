@@ -75,3 +75,24 @@ def test_kill_nine_at_random_points_then_resume_gives_the_files_of_an_unbroken_r
         assert (broken / name).read_bytes() == (whole / name).read_bytes(), name
     manifest = json.loads((broken / "manifest.json").read_text())
     assert manifest["status"] == "finished" and sum(manifest["counts"].values()) == count
+
+
+def test_ctrl_c_marks_the_manifest_and_says_how_to_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "rolecall", "run", str(SCENARIO), "-o", str(out), "-n", "50"]
+    process = subprocess.Popen(
+        [*command, "--model", "mock:latency=0.05", "-q"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "dialogues.jsonl").exists() or not (out / "dialogues.jsonl").stat().st_size:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    for name in ("dialogues.jsonl", "rejected.jsonl", "failed.jsonl"):
+        data = (out / name).read_bytes()
+        assert not data or data.endswith(b"\n")
