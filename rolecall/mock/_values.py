@@ -97,6 +97,21 @@ def value_for(name: str, schema: dict[str, Any], seed: int, date: str) -> Any:
         return f"{date}T10:00:00Z"
     if fmt == "email":
         return f"user{seed % 1000}@example.com"
+    # Formats the validator checks (jsonschema's format-nongpl checkers): valid examples of each.
+    formatted = {
+        "uri": f"https://example.com/{name.replace('_', '-')}/{seed % 100000}",
+        "uri-reference": f"/{name.replace('_', '-')}/{seed % 100000}",
+        "iri": f"https://example.com/{name.replace('_', '-')}/{seed % 100000}",
+        "uuid": f"00000000-0000-4000-8000-{seed % 10**12:012d}",
+        "time": "10:00:00Z",
+        "hostname": f"host{seed % 1000}.example.com",
+        "idn-hostname": f"host{seed % 1000}.example.com",
+        "ipv4": f"192.0.2.{seed % 250 + 1}",
+        "ipv6": "2001:db8::1",
+        "duration": "P1D",
+    }
+    if fmt in formatted:
+        return formatted[fmt]
     if "pattern" in schema:
         return _from_pattern(schema["pattern"], seed)
     text = f"{name.replace('_', '-')}-{seed % 100000}"

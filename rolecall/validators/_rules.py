@@ -102,6 +102,11 @@ def no_invented_parameters(evidence: DialogueEvidence) -> CheckResult:
     return _outcome("no_invented_parameters", problems)
 
 
+def _leaf_name(path: str) -> str:
+    """``items[0].amount_cents`` -> ``amount_cents``."""
+    return path.rsplit(".", 1)[-1].split("[")[0]
+
+
 def unstated_literals(arguments: Any, parameters: Mapping[str, Any], texts: list[str]) -> list[tuple[str, Any]]:
     """(path, value) of the argument values the user must state (not flags, defaults or enum
     members) that none of ``texts`` states: what a customer's request still lacks for a call."""
@@ -109,7 +114,7 @@ def unstated_literals(arguments: Any, parameters: Mapping[str, Any], texts: list
     return [
         (path, value)
         for path, value, schema in argument_leaves(arguments, parameters)
-        if not exempt(value, schema) and not grounded(value, normalised, [], schema)
+        if not exempt(value, schema) and not grounded(value, normalised, [], schema, _leaf_name(path))
     ]
 
 
@@ -128,7 +133,7 @@ def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
         leaves = background_leaves + [leaf for result in results for leaf in literal_values(result)]
         tool = evidence.tools.get(view.name)
         for path, value, schema in argument_leaves(view.arguments, tool.parameters if tool else {}):
-            if not exempt(value, schema) and not grounded(value, texts, leaves, schema):
+            if not exempt(value, schema) and not grounded(value, texts, leaves, schema, _leaf_name(path)):
                 problems.append(f"{view.call_id} {view.name}: {path}={show(value)} appears nowhere before the call")
     return _outcome("arguments_grounded", problems)
 

@@ -151,11 +151,39 @@ def content_words(text: str) -> set[str]:
     return {word for word in plain_words(text) if len(word) >= 4}
 
 
-def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[str, Any]) -> bool:
-    """Whether ``value`` is written in one of the (normalised) ``texts`` or equals a number leaf;
-    for prose, whether most of its content words were said."""
+def _token_in(value: str, text: str) -> bool:
+    """Whether ``value`` stands in ``text`` as a whole token: "W-1" is not in "W-12345"."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", text) is not None
+
+
+# An amount of money with its unit: "$100", "€ 12.50", "100 dollars", "12.5 usd".
+_CURRENCY_AMOUNT = re.compile(
+    r"[$€£]\s?(\d+(?:[.,]\d+)?)|(\d+(?:[.,]\d+)?)\s?(?:dollars?|usd|euros?|eur|pounds?|gbp)\b", re.IGNORECASE
+)
+
+
+def in_cents(name: str, schema: Mapping[str, Any]) -> bool:
+    """Whether a parameter holds an amount in cents (``amount_cents``, or so described)."""
+    return "cents" in name.lower() or "cents" in str(schema.get("description", "")).lower()
+
+
+def _cents_in(value: int | float, text: str) -> bool:
+    """Whether ``text`` states ``value`` cents: as a bare number, or as a currency amount x 100
+    ("$100" is 10000 cents, never 100)."""
+    for match in _CURRENCY_AMOUNT.finditer(text):
+        amount = as_number((match.group(1) or match.group(2)).replace(",", "."))
+        if amount is not None and round(amount * 100) == value:
+            return True
+    bare = _CURRENCY_AMOUNT.sub(" ", text)  # amounts with a unit are dollars, not cents
+    return number_in(value, bare)
+
+
+def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[str, Any], name: str = "") -> bool:
+    """Whether ``value`` is written in one of the (normalised) ``texts`` as a whole token, or
+    equals a number leaf; an amount in cents must match a stated amount in its own unit; prose
+    is grounded when most of its content words were said."""
     if isinstance(value, str):
-        if any(norm(value) in text for text in texts):
+        if any(_token_in(norm(value), text) for text in texts):
             return True
         if not is_prose(value, schema):
             return False
@@ -163,5 +191,9 @@ def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[st
         said = set().union(*(content_words(text) for text in texts))
         return not words or len(words & said) >= PROSE_GROUNDED_SHARE * len(words)
     if is_number(value):
-        return any(is_number(leaf) and leaf == value for leaf in leaves) or any(number_in(value, t) for t in texts)
+        if any(is_number(leaf) and leaf == value for leaf in leaves):
+            return True
+        if in_cents(name, schema):
+            return any(_cents_in(value, text) for text in texts)
+        return any(number_in(value, text) for text in texts)
     return True

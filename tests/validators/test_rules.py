@@ -647,3 +647,39 @@ def test_run_rules_skips_disabled_rules() -> None:
 def test_run_rules_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="no_such_rule"):
         run_rules(base(), disabled=("known_tools", "no_such_rule"))
+
+
+def test_every_format_the_tools_use_is_really_checked() -> None:
+    evidence = base()
+    evidence.tools["list_orders"].parameters["properties"]["placed_after"] = {"type": "string", "format": "date-time"}
+    set_arguments(evidence, "call_2", placed_after="ABC-0001")  # an identifier where a time belongs
+    passed, reason = check(evidence, "arguments_match_schema")
+    assert not passed and "date-time" in reason
+    set_arguments(evidence, "call_2", placed_after="2026-03-01T09:00:00Z")
+    assert check(evidence, "arguments_match_schema")[0]
+
+
+def test_an_id_is_grounded_as_a_whole_token_not_as_part_of_another() -> None:
+    evidence = base()
+    set_arguments(evidence, "call_3", order_id="ORD-10")  # only "ORD-1001" / "ORD-1002" were said
+    evidence.turns[1].calls[0].arguments["order_id"] = "ORD-10"
+    passed, reason = check(evidence, "arguments_grounded")
+    assert not passed and "order_id='ORD-10'" in reason
+
+
+@pytest.mark.parametrize(
+    ("said", "cents", "grounded"),
+    [
+        ("Please refund the $100 I paid.", 100, False),  # one dollar is not what the customer said
+        ("Please refund the $100 I paid.", 10000, True),
+        ("Please refund 100 dollars.", 10000, True),
+        ("Please refund $12.50.", 1250, True),
+        ("Please refund 1250 cents.", 1250, True),
+    ],
+)
+def test_an_amount_in_cents_is_grounded_in_its_own_unit(said: str, cents: int, grounded: bool) -> None:
+    evidence = base()
+    evidence.tools["cancel_order"].parameters["properties"]["refund_cents"] = {"type": "integer"}
+    set_user(evidence, 7, f"Please cancel ORD-1001, it arrived too late. {said}")
+    set_arguments(evidence, "call_3", refund_cents=cents)
+    assert check(evidence, "arguments_grounded")[0] is grounded
