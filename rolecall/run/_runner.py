@@ -262,6 +262,10 @@ class Runner:
             "models": self.backend.describe(),
             "assist": self.options.assist.describe(),
             "output_schemas": self.output_schema_sources,
+            # Which tools change state (rule no_unplanned_writes), and how that is known.
+            "tool_effects": {
+                tool.name: {"effect": tool.effect[0], "source": tool.effect[1]} for tool in self.scenario.tools
+            },
             "packages": _package_versions(),
             "options": {"concurrency": self.options.concurrency, "resume": self.options.resume},
             "started_at": started_at,

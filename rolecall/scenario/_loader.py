@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,12 +57,32 @@ class Tool:
     returns: dict[str, Any] | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def effect(self) -> tuple[str, str]:
+        """("read" | "write", how that is known): ``x-readonly`` when the scenario says, else
+        inferred from the name's first word (get, find, list, search, check... read)."""
+        declared = self.extensions.get("x-readonly")
+        if isinstance(declared, bool):
+            return ("read" if declared else "write"), "x-readonly"
+        verb = re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", self.name)[0].lower()
+        return ("read" if verb in READ_VERBS else "write"), "inferred from the name"
+
     def openai_tool(self) -> dict[str, Any]:
         """The tool as it appears in a chat request and in output records."""
         return {
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
+
+
+# First words of a tool name that read state without changing it.
+READ_VERBS = frozenset(
+    [
+        *("get", "find", "list", "search", "lookup", "look", "check", "view", "show", "read", "query"),
+        *("fetch", "track", "verify", "validate", "count", "describe", "estimate", "calculate"),
+        *("compute", "quote", "preview", "browse", "retrieve", "inspect", "status"),
+    ]
+)
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,34 @@ def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
     return _outcome("tool_calls_answered", problems)
 
 
+# Verbs too general to say what a write does ("add_store_credit" is about store credit).
+_GENERIC_VERBS = frozenset({"add", "create", "update", "issue", "set", "make", "send", "do", "apply", "submit", "post"})
+
+
+def _action_stems(tool: str) -> set[str]:
+    """Stems of the words that say what a state-changing tool does: "issue_refund" -> {"refun"}."""
+    words = [word.lower() for word in re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", tool) if word]
+    if words and words[0] in _GENERIC_VERBS:
+        words = words[1:]
+    return {word[:5] for word in words if len(word) >= 4} or {word[:5] for word in words}
+
+
+def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
+    """A call to a state-changing tool must be planned, or asked for by the user before it:
+    a refund nobody wanted is in the database of a stateful benchmark, whatever the assistant says."""
+    planned_tools = {call.name for call in planned_calls(evidence)}
+    problems = []
+    for view in evidence.tool_calls():
+        tool = evidence.tools.get(view.name)
+        if tool is None or tool.effect[0] != "write" or view.name in planned_tools:
+            continue
+        user_text = " ".join(said(evidence.messages, "user", view.position))
+        asked = {word[:5] for word in re.findall(r"[a-z]+", user_text.lower()) if len(word) >= 4}
+        if not _action_stems(view.name) & asked:
+            problems.append(f"{view.call_id} {view.name} changes state, but was neither planned nor asked for")
+    return _outcome("no_unplanned_writes", problems)
+
+
 def ends_with_assistant_text(evidence: DialogueEvidence) -> CheckResult:
     if not evidence.messages:
         return _outcome("ends_with_assistant_text", ["the dialogue has no messages"])
@@ -327,6 +355,7 @@ RULES: dict[str, Rule] = {
         outputs_match_schema,
         no_duplicate_calls,
         tool_calls_answered,
+        no_unplanned_writes,
         ends_with_assistant_text,
     )
 }

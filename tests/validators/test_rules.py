@@ -220,11 +220,19 @@ def test_registry_order_and_names() -> None:
         "outputs_match_schema",
         "no_duplicate_calls",
         "tool_calls_answered",
+        "no_unplanned_writes",
         "ends_with_assistant_text",
     )
 
 
 # -- one violation per rule: exactly that rule fails, naming the culprit -------------------------
+
+
+def _unasked_refund(e: DialogueEvidence) -> None:
+    e.tools["issue_refund"] = Tool(
+        "issue_refund", "", {"type": "object", "properties": {"order_id": STR}}, {"type": "object"}
+    )
+    insert(e, 6, ask(call("call_8", "issue_refund", order_id="ORD-1002")), answer("call_8", {}))
 
 
 def _unknown_tool(e: DialogueEvidence) -> None:
@@ -306,6 +314,7 @@ VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
         lambda e: e.messages.insert(7, e.messages.pop(5)),
         "call_2 is answered at message 7, after the user spoke at message 6",
     ),
+    ("no_unplanned_writes", _unasked_refund, "call_8 issue_refund changes state"),
     ("ends_with_assistant_text", lambda e: drop(e, 10), "the last message (9) is a tool message"),
     ("ends_with_assistant_text", lambda e: e.messages[10].update(content="  "), "the last message (10) has no text"),
 ]
@@ -683,3 +692,48 @@ def test_an_amount_in_cents_is_grounded_in_its_own_unit(said: str, cents: int, g
     set_user(evidence, 7, f"Please cancel ORD-1001, it arrived too late. {said}")
     set_arguments(evidence, "call_3", refund_cents=cents)
     assert check(evidence, "arguments_grounded")[0] is grounded
+
+
+REFUND = Tool(
+    "issue_refund",
+    "Refund an order.",
+    {"type": "object", "properties": {"order_id": STR}, "required": ["order_id"]},
+    {"type": "object", "properties": {"status": STR}},
+)
+
+
+def _with_unplanned_refund(said: str) -> DialogueEvidence:
+    evidence = base()
+    evidence.tools["issue_refund"] = REFUND
+    set_user(evidence, 7, said)
+    insert(evidence, 10, ask(call("call_9", "issue_refund", order_id="ORD-1001")), answer("call_9", {"status": "ok"}))
+    return evidence
+
+
+def test_a_state_changing_call_nobody_planned_or_asked_for_is_rejected() -> None:
+    passed, reason = check(
+        _with_unplanned_refund("Please cancel ORD-1001, it arrived too late."), "no_unplanned_writes"
+    )
+    assert not passed and "call_9 issue_refund changes state" in reason
+    assert check(base(), "no_unplanned_writes")[0]  # cancel_order was planned
+
+
+def test_a_state_changing_call_the_user_asked_for_passes() -> None:
+    said = "Please cancel ORD-1001, it arrived too late, and refund me."
+    assert check(_with_unplanned_refund(said), "no_unplanned_writes")[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "extensions", "effect"),
+    [
+        ("get_order", {}, "read"),
+        ("checkStatus", {}, "read"),
+        ("issue_refund", {}, "write"),
+        ("get_token", {"x-readonly": False}, "write"),  # the scenario's word wins
+        ("archive_order", {"x-readonly": True}, "read"),
+    ],
+)
+def test_a_tools_effect_is_declared_or_inferred_from_its_name(name: str, extensions: dict, effect: str) -> None:
+    tool = Tool(name, "", {"type": "object"}, None, extensions)
+    assert tool.effect[0] == effect
+    assert tool.effect[1] == ("x-readonly" if extensions else "inferred from the name")
