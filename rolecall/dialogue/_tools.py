@@ -11,9 +11,11 @@ validator's complaint, then repaired where possible, and only then is the dialog
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,9 +47,25 @@ def schema_errors(value: Any, schema: Mapping[str, Any]) -> list[str]:
     return messages
 
 
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def _real_date(text: str) -> str:
+    """``text`` with an impossible day of its month ("2026-02-29", "2026-04-31") moved to the
+    month's last day: small models write such dates, and a date-time format check refuses them."""
+    match = _DAY.match(text)
+    if not match:
+        return text
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12 or day <= calendar.monthrange(year, month)[1]:
+        return text
+    return f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}{text[10:]}"
+
+
 def repair(value: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     """Cheap fixes for near-misses: drop undeclared keys where they are forbidden, coerce
-    numbers written as strings (and back). Anything deeper is left to the retry."""
+    numbers written as strings (and back), move an impossible day of a date or date-time to the
+    month's last. Anything deeper is left to the retry."""
     properties = schema.get("properties") or {}
     fixed = dict(value)
     if schema.get("additionalProperties") is False:
@@ -65,6 +83,8 @@ def repair(value: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
             fixed[key] = str(item)
         elif expected == "object" and isinstance(item, dict):
             fixed[key] = repair(item, sub)
+        elif sub.get("format") in ("date", "date-time") and isinstance(item, str):
+            fixed[key] = _real_date(item)
     return fixed
 
 

@@ -7,6 +7,8 @@ import json
 import random
 from typing import Any
 
+import pytest
+
 from rolecall.agents import Usage
 from rolecall.dialogue import ToolSimulator, repair, with_listed_value, with_value_at
 from rolecall.scenario import FaultSettings, Tool, value_validator
@@ -190,3 +192,17 @@ def test_values_a_plan_passes_as_literals_are_listed_in_results_the_schema_admit
         "order_id": "O-1",
         "total": 8,
     }
+
+
+@pytest.mark.parametrize(
+    ("written", "repaired"),
+    [
+        ("2026-02-29T23:59:59Z", "2026-02-28T23:59:59Z"),  # 2026 is no leap year
+        ("2026-04-31", "2026-04-30"),
+        ("2028-02-29", "2028-02-29"),  # a real leap day is left alone
+        ("soon", "soon"),  # not a date at all: left for the retry
+    ],
+)
+def test_an_impossible_day_is_moved_to_the_last_of_its_month(written: str, repaired: str) -> None:
+    schema = {"type": "object", "properties": {"expires": {"type": "string", "format": "date-time"}}}
+    assert repair({"expires": written}, schema) == {"expires": repaired}
