@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         "--sloppy-every", type=int, default=0, metavar="K", help="invent an argument in about 1 dialogue in K"
     )
     parser.add_argument(
+        "--faults",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="answer a share R of requests with a transport fault (500, 429, HTML, no choices, truncated, dropped)",
+    )
+    parser.add_argument(
         "--fail-role",
         type=_fail_role,
         action="append",
@@ -60,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sloppy_every=args.sloppy_every,
             latency_s=args.latency,
             fail_roles=dict(args.fail_role),
+            fault_rate=args.faults,
         )
         server = MockServer(settings, host=args.host, port=args.port)
     except ValueError as error:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+from http.client import HTTPException
 from pathlib import Path
 
 import pytest
@@ -92,7 +94,13 @@ def test_command_line_serves_until_terminated() -> None:
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--host", "0.0.0.0"], ["--host", "example.com"], ["--fail-role", "nobody=1"], ["--sloppy-every", "-1"]],
+    [
+        ["--host", "0.0.0.0"],
+        ["--host", "example.com"],
+        ["--fail-role", "nobody=1"],
+        ["--sloppy-every", "-1"],
+        ["--faults", "1.5"],
+    ],
 )
 def test_command_line_refuses_bad_options(arguments: list[str]) -> None:
     result = subprocess.run(
@@ -104,3 +112,31 @@ def test_command_line_refuses_bad_options(arguments: list[str]) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
+
+
+def test_command_line_faults_answer_some_requests_with_transport_faults() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rolecall.mock", "--port", "0", "--faults", "1.0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _read_line(process)
+        # Every request fails in transport: an HTTP error, a page that is not JSON, no choices,
+        # truncated JSON, or a connection closed with no answer.
+        failures = (
+            AssertionError,
+            urllib.error.URLError,
+            ValueError,
+            KeyError,
+            IndexError,
+            ConnectionError,
+            HTTPException,
+        )
+        with pytest.raises(failures):
+            structured(url, judge_body())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
