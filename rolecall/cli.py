@@ -236,6 +236,74 @@ def _run(
 
 
 @app.command()
+def check(
+    records: Annotated[list[Path], typer.Argument(help="JSONL files of dialogues.", show_default=False)],
+    scenario: Annotated[Path, typer.Option("--scenario", "-s", help="The scenario whose tools they use.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write dialogues.jsonl and rejected.jsonl with the new verdicts.")
+    ] = None,
+) -> None:
+    """Run the rule checks again on existing dialogues (rolecall's or any OpenAI-format ones with tools)."""
+    import asyncio
+
+    from rolecall.planning import resolve_output_schemas
+    from rolecall.run import CheckSummary, check_record, checked_record, read_records
+    from rolecall.scenario import ProblemsFound, load_scenario
+    from rolecall.validators import CHECK_NAMES
+
+    try:
+        loaded = load_scenario(scenario, known_rules=CHECK_NAMES)
+    except ProblemsFound as found:
+        _print_problems(found.problems)
+        raise typer.Exit(EXIT_INVALID) from None
+    missing = [path for path in records if not path.is_file()]
+    if missing:
+        typer.echo(f"error: no such file: {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    # Tools without `returns` get the offline heuristic schema here: no model is asked.
+    schemas, _ = asyncio.run(resolve_output_schemas(list(loaded.tools), infer=None))
+    tools = {tool.name: tool for tool in loaded.tools}
+    disabled = loaded.scenario.validation.disabled_rules
+    summary = CheckSummary()
+    handles = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        handles = {kind: (out / name).open("w", encoding="utf-8") for kind, name in CHECK_FILES.items()}
+    try:
+        for path in records:
+            for record in read_records(path):
+                if record is None:
+                    summary.unreadable += 1
+                    continue
+                checked = check_record(record, tools, schemas, disabled)
+                summary.checked += 1
+                summary.accepted += checked.accepted
+                summary.failed_checks.update(c.name for c in checked.checks if not c.passed)
+                summary.skipped.update(f"{name}: {why}" for name, why in checked.skipped.items())
+                before = ((record.get("metadata") or {}).get("validation") or {}).get("accepted")
+                summary.changed += before is not None and before != checked.accepted
+                if handles:
+                    kind = "accepted" if checked.accepted else "rejected"
+                    handles[kind].write(json.dumps(checked_record(checked), ensure_ascii=False) + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    typer.echo(
+        f"{summary.checked} dialogues checked: {summary.accepted} pass every rule, "
+        f"{summary.checked - summary.accepted} fail"
+        + (f"; {summary.unreadable} lines are not JSON objects" if summary.unreadable else "")
+        + (f"; {summary.changed} verdicts differ from the record's own" if summary.changed else "")
+    )
+    for name, count in summary.failed_checks.most_common():
+        typer.echo(f"  failed {name}: {count}")
+    for reason, count in summary.skipped.most_common():
+        typer.echo(f"  skipped {reason} ({count} dialogues)")
+
+
+CHECK_FILES = {"accepted": "dialogues.jsonl", "rejected": "rejected.jsonl"}
+
+
+@app.command()
 def view(
     file: Annotated[Path, typer.Argument(help="A .jsonl file written by `rolecall run`.", show_default=False)],
     dialogue_id: Annotated[str | None, typer.Option("--id", help="Show only this dialogue.")] = None,

@@ -5,6 +5,7 @@ Layers, bottom up: :func:`produce_dialogue` (one job in, one record out, no I/O)
 :class:`Runner` that writes the files, resumes and keeps the manifest.
 """
 
+from rolecall.run._check import CheckedRecord, CheckSummary, check_record, checked_record, read_records
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
 from rolecall.run._records import dialogue_record, failed_record, record_id
@@ -15,6 +16,8 @@ __all__ = [
     "FILES",
     "MANIFEST",
     "AsyncioExecutor",
+    "CheckSummary",
+    "CheckedRecord",
     "DialogueJob",
     "DialogueOutcome",
     "Executor",
@@ -24,9 +27,12 @@ __all__ = [
     "RunOptions",
     "RunSummary",
     "Tally",
+    "check_record",
+    "checked_record",
     "dialogue_record",
     "failed_record",
     "produce_dialogue",
+    "read_records",
     "read_run",
     "record_id",
     "run_scenario",

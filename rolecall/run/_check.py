@@ -1,0 +1,128 @@
+"""``rolecall check``: the rule checks again, on records that already exist.
+
+For re-validating a corpus after the rules changed (and comparing runs of different code under
+one validator), and for screening dialogues from other generators. A rolecall record brings its
+plan, prior calls, facts, faults and provenance; any other OpenAI-format dialogue with ``tools``
+gets the checks that need no plan, and the summary says which were skipped and why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rolecall.dialogue import ACCEPTABLE_ENDINGS
+from rolecall.planning import PriorCall, TurnPlan
+from rolecall.scenario import Tool
+from rolecall.validators import SESSION_CHECK, CheckResult, DialogueEvidence, run_rules
+
+# Checks that mean nothing without rolecall's metadata: the plan, or how the session ended.
+NEEDS_PLAN = ("goal_calls_made", "hidden_calls_discovered", "no_hidden_narration")
+
+
+@dataclass
+class CheckedRecord:
+    """A record with its new verdict; ``skipped`` names the checks it could not get, and why."""
+
+    record: dict[str, Any]
+    accepted: bool
+    checks: list[CheckResult]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CheckSummary:
+    checked: int = 0
+    accepted: int = 0
+    unreadable: int = 0
+    failed_checks: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # "check: why" -> records
+    changed: int = 0  # rolecall records whose verdict differs from the one they carried
+
+
+def _tools(record: Mapping[str, Any], scenario_tools: Mapping[str, Tool]) -> dict[str, Tool]:
+    """The scenario's tools; a tool only the record lists is taken from the record (no output schema)."""
+    tools = dict(scenario_tools)
+    for entry in record.get("tools") or []:
+        function = entry.get("function", entry) if isinstance(entry, dict) else {}
+        name = function.get("name")
+        if isinstance(name, str) and name not in tools:
+            tools[name] = Tool(name, function.get("description", ""), function.get("parameters") or {"type": "object"})
+    return tools
+
+
+def check_record(
+    record: Mapping[str, Any],
+    scenario_tools: Mapping[str, Tool],
+    output_schemas: Mapping[str, dict[str, Any]],
+    disabled: Iterable[str] = (),
+) -> CheckedRecord:
+    """The rule checks on one record (rolecall's, or any OpenAI-format dialogue with tools)."""
+    meta = record.get("metadata") or {}
+    disabled = set(disabled)
+    skipped: dict[str, str] = {}
+    try:
+        turns = [TurnPlan.model_validate(turn) for turn in (meta.get("plan") or {}).get("turns", [])]
+        prior = [PriorCall.model_validate(call) for call in meta.get("prior_calls") or []]
+    except ValidationError as error:
+        turns, prior = [], []
+        skipped.update(
+            {name: f"the record's plan does not parse ({error.error_count()} errors)" for name in NEEDS_PLAN}
+        )
+    if not turns:
+        skipped.update({name: skipped.get(name, "the record holds no rolecall plan") for name in NEEDS_PLAN})
+    evidence = DialogueEvidence(
+        messages=list(record.get("messages") or []),
+        tools=_tools(record, scenario_tools),
+        output_schemas=dict(output_schemas),
+        turns=turns,
+        prior_calls=prior,
+        facts=dict(meta.get("facts") or {}),
+        faults=dict(meta.get("faults") or {}),
+        provenance=list(meta.get("provenance") or []),
+    )
+    checks: list[CheckResult] = []
+    end_reason = meta.get("end_reason")
+    if not end_reason:
+        skipped[SESSION_CHECK] = "the record says nothing of how the session ended"
+    elif SESSION_CHECK not in disabled:
+        ended_well = end_reason in ACCEPTABLE_ENDINGS
+        checks.append(CheckResult(SESSION_CHECK, ended_well, "" if ended_well else f"ended early: {end_reason}"))
+    checks += run_rules(evidence, (disabled | set(skipped)) - {SESSION_CHECK})
+    return CheckedRecord(dict(record), all(check.passed for check in checks), checks, skipped)
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any] | None]:
+    """Each line's record, or None for a line that is not a JSON object."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:
+                yield None
+                continue
+            yield value if isinstance(value, dict) else None
+
+
+def checked_record(checked: CheckedRecord) -> dict[str, Any]:
+    """The record with its new verdict in ``metadata.validation`` (the old one kept as ``previous``)."""
+    record = dict(checked.record)
+    meta = dict(record.get("metadata") or {})
+    previous = meta.get("validation")
+    meta["validation"] = {
+        "accepted": checked.accepted,
+        "checks": [check.as_dict() for check in checked.checks],
+        "skipped": checked.skipped,
+        "judge": None,
+        **({"previous": previous} if previous else {}),
+    }
+    record["metadata"] = meta
+    return record
