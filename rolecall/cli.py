@@ -280,7 +280,9 @@ def check(
                 summary.accepted += checked.accepted
                 summary.failed_checks.update(c.name for c in checked.checks if not c.passed)
                 summary.skipped.update(f"{name}: {why}" for name, why in checked.skipped.items())
-                before = ((record.get("metadata") or {}).get("validation") or {}).get("accepted")
+                # The record's own rule verdict (its judge is not run again here).
+                previous = ((record.get("metadata") or {}).get("validation") or {}).get("checks")
+                before = all(c.get("passed") for c in previous) if previous else None
                 summary.changed += before is not None and before != checked.accepted
                 if handles:
                     kind = "accepted" if checked.accepted else "rejected"
@@ -292,7 +294,7 @@ def check(
         f"{summary.checked} dialogues checked: {summary.accepted} pass every rule, "
         f"{summary.checked - summary.accepted} fail"
         + (f"; {summary.unreadable} lines are not JSON objects" if summary.unreadable else "")
-        + (f"; {summary.changed} verdicts differ from the record's own" if summary.changed else "")
+        + (f"; {summary.changed} differ from the record's own rule checks" if summary.changed else "")
     )
     for name, count in summary.failed_checks.most_common():
         typer.echo(f"  failed {name}: {count}")
