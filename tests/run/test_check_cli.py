@@ -57,5 +57,7 @@ def test_check_finds_what_the_rules_reject_in_an_edited_record(tmp_path: Path) -
     edited = tmp_path / "edited.jsonl"
     edited.write_text(json.dumps(record) + "\n")
     result = run_cli("check", edited, "--scenario", SCENARIO, cwd=tmp_path)
-    assert "0 pass every rule, 1 fail" in result.stdout and "1 differ from the record's own rule checks" in result.stdout
+    assert (
+        "0 pass every rule, 1 fail" in result.stdout and "1 differ from the record's own rule checks" in result.stdout
+    )
     assert "failed arguments_grounded: 1" in result.stdout
