@@ -247,7 +247,7 @@ def check(
     import asyncio
 
     from rolecall.planning import resolve_output_schemas
-    from rolecall.run import CheckSummary, check_record, checked_record, read_records
+    from rolecall.run import FILES, CheckSummary, check_record, checked_record, read_records
     from rolecall.scenario import ProblemsFound, load_scenario
     from rolecall.validators import CHECK_NAMES
 
@@ -268,7 +268,7 @@ def check(
     handles = {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        handles = {kind: (out / name).open("w", encoding="utf-8") for kind, name in CHECK_FILES.items()}
+        handles = {kind: (out / FILES[kind]).open("w", encoding="utf-8") for kind in ("accepted", "rejected")}
     try:
         for path in records:
             for record in read_records(path):
@@ -276,33 +276,15 @@ def check(
                     summary.unreadable += 1
                     continue
                 checked = check_record(record, tools, schemas, disabled)
-                summary.checked += 1
-                summary.accepted += checked.accepted
-                summary.failed_checks.update(c.name for c in checked.checks if not c.passed)
-                summary.skipped.update(f"{name}: {why}" for name, why in checked.skipped.items())
-                # The record's own rule verdict (its judge is not run again here).
-                previous = ((record.get("metadata") or {}).get("validation") or {}).get("checks")
-                before = all(c.get("passed") for c in previous) if previous else None
-                summary.changed += before is not None and before != checked.accepted
+                summary.add(checked)
                 if handles:
                     kind = "accepted" if checked.accepted else "rejected"
                     handles[kind].write(json.dumps(checked_record(checked), ensure_ascii=False) + "\n")
     finally:
         for handle in handles.values():
             handle.close()
-    typer.echo(
-        f"{summary.checked} dialogues checked: {summary.accepted} pass every rule, "
-        f"{summary.checked - summary.accepted} fail"
-        + (f"; {summary.unreadable} lines are not JSON objects" if summary.unreadable else "")
-        + (f"; {summary.changed} differ from the record's own rule checks" if summary.changed else "")
-    )
-    for name, count in summary.failed_checks.most_common():
-        typer.echo(f"  failed {name}: {count}")
-    for reason, count in summary.skipped.most_common():
-        typer.echo(f"  skipped {reason} ({count} dialogues)")
-
-
-CHECK_FILES = {"accepted": "dialogues.jsonl", "rejected": "rejected.jsonl"}
+    for line in summary.lines():
+        typer.echo(line)
 
 
 @app.command()

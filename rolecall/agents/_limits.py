@@ -46,7 +46,7 @@ class RateLimiter:
         if tokens_per_minute:
             self._buckets.append((_Bucket(tokens_per_minute), True))
         self._lock = asyncio.Lock()
-        self.waited_s = 0.0  # time calls spent waiting, for the manifest
+        self.waited_s = 0.0  # time calls have spent waiting for the quota
 
     async def acquire(self, tokens: float) -> None:
         """Wait until one request of about ``tokens`` tokens fits every limit, then take it."""

@@ -112,31 +112,30 @@ def _retry_after(error: Any) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        parsed = email.utils.parsedate_to_datetime(value)
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions behind it (cause, else context), each once."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _refused(error: BaseException) -> bool:
     """Whether the connection was refused (nothing listens at the address), anywhere in the chain."""
+    if any(isinstance(link, ConnectionRefusedError) for link in _chain(error)):
+        return True
     text = _chain_text(error).lower()
-    current: BaseException | None = error
-    seen: set[int] = set()
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
     return "refused" in text or "errno 111" in text
 
 
 def _chain_text(error: BaseException) -> str:
-    parts, seen = [], set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(str(current) or type(current).__name__)
-        current = current.__cause__ or current.__context__
-    return " <- ".join(parts)
+    return " <- ".join(str(link) or type(link).__name__ for link in _chain(error))
 
 
 def _root_class(error: BaseException) -> str:

@@ -50,7 +50,7 @@ def is_secret_key(key: object) -> bool:
 
 def _is_headers(key: object) -> bool:
     """``headers``, ``default_headers``, ``extra_headers``: every value in them may be a credential."""
-    return bool(_words(str(key))) and _words(str(key))[-1] == "headers"
+    return _words(str(key))[-1:] == ["headers"]
 
 
 def embedded_default() -> dict[str, Any]:
@@ -130,10 +130,13 @@ class ModelFactory:
         """``role``'s model quota (its config's ``limits``); roles on one model share it."""
         return RateLimits.model_validate(self.config_for(role).get("limits") or {})
 
+    def _client_config(self, role: str) -> dict[str, Any]:
+        """``role``'s config as AutoGen takes it: rolecall's own keys left out."""
+        return {key: value for key, value in self.config_for(role).items() if key not in ROLECALL_KEYS}
+
     def model_key(self, role: str) -> str:
         """Names ``role``'s model: roles with the same key share a client and its rate limits."""
-        config = {key: value for key, value in self.config_for(role).items() if key not in ROLECALL_KEYS}
-        return json.dumps(config, sort_keys=True, default=str)
+        return json.dumps(self._client_config(role), sort_keys=True, default=str)
 
     def retry_for(self, role: str) -> RetrySettings:
         """rolecall's retries for ``role``'s model (its config's ``retry``, else the defaults)."""
@@ -141,17 +144,12 @@ class ModelFactory:
 
     def embedded_roles(self) -> set[str]:
         """The roles that run on the embedded model (the aids' ``auto`` mode turns on for these)."""
-        return {
-            role
-            for role in ROLES
-            if is_embedded(self._configs.get(role) or self._configs.get("default") or embedded_default())
-        }
+        return {role for role in ROLES if is_embedded(self.config_for(role))}
 
     def client_for(self, role: str) -> ChatCompletionClient:
         from autogen_core.models import ChatCompletionClient
 
-        config = {key: value for key, value in self.config_for(role).items() if key not in ROLECALL_KEYS}
-        key = json.dumps(config, sort_keys=True, default=str)
+        config, key = self._client_config(role), self.model_key(role)
         if key not in self._clients:
             expanded = expand_environment(config, where=f"model for {role}")
             if str(expanded.get("provider", "")).endswith("OpenAIChatCompletionClient"):

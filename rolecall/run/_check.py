@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rolecall.dialogue import ACCEPTABLE_ENDINGS
 from rolecall.planning import PriorCall, TurnPlan
+from rolecall.run._job import session_check
 from rolecall.scenario import Tool
 from rolecall.validators import SESSION_CHECK, CheckResult, DialogueEvidence, run_rules
 
@@ -43,7 +43,29 @@ class CheckSummary:
     unreadable: int = 0
     failed_checks: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # "check: why" -> records
-    changed: int = 0  # rolecall records whose verdict differs from the one they carried
+    changed: int = 0  # rolecall records whose rule verdict differs from the one they carried
+
+    def add(self, checked: CheckedRecord) -> None:
+        self.checked += 1
+        self.accepted += checked.accepted
+        self.failed_checks.update(check.name for check in checked.checks if not check.passed)
+        self.skipped.update(f"{name}: {why}" for name, why in checked.skipped.items())
+        # The record's own rule verdict (its judge is not run again here).
+        previous = ((checked.record.get("metadata") or {}).get("validation") or {}).get("checks")
+        self.changed += bool(previous) and all(c.get("passed") for c in previous) != checked.accepted
+
+    def lines(self) -> list[str]:
+        """The summary as printed by ``rolecall check``."""
+        head = f"{self.checked} dialogues checked: {self.accepted} pass every rule, {self.checked - self.accepted} fail"
+        if self.unreadable:
+            head += f"; {self.unreadable} lines are not JSON objects"
+        if self.changed:
+            head += f"; {self.changed} differ from the record's own rule checks"
+        return [
+            head,
+            *(f"  failed {name}: {count}" for name, count in self.failed_checks.most_common()),
+            *(f"  skipped {reason} ({count} dialogues)" for reason, count in self.skipped.most_common()),
+        ]
 
 
 def _tools(record: Mapping[str, Any], scenario_tools: Mapping[str, Tool]) -> dict[str, Tool]:
@@ -92,8 +114,7 @@ def check_record(
     if not end_reason:
         skipped[SESSION_CHECK] = "the record says nothing of how the session ended"
     elif SESSION_CHECK not in disabled:
-        ended_well = end_reason in ACCEPTABLE_ENDINGS
-        checks.append(CheckResult(SESSION_CHECK, ended_well, "" if ended_well else f"ended early: {end_reason}"))
+        checks.append(session_check(end_reason))
     checks += run_rules(evidence, (disabled | set(skipped)) - {SESSION_CHECK})
     return CheckedRecord(dict(record), all(check.passed for check in checks), checks, skipped)
 

@@ -59,6 +59,12 @@ async def produce_dialogue(job: DialogueJob, backend: RoleBackend) -> DialogueOu
     return DialogueOutcome(index, kind, record, _tokens(dialogue))
 
 
+def session_check(end_reason: str) -> CheckResult:
+    """The session's own check: did the dialogue end in a way that can be accepted."""
+    ended_well = end_reason in ACCEPTABLE_ENDINGS
+    return CheckResult(SESSION_CHECK, ended_well, "" if ended_well else f"ended early: {end_reason}")
+
+
 async def _validate(
     context: RunContext, dialogue: Dialogue, backend: RoleBackend
 ) -> tuple[OutcomeKind, dict[str, Any]]:
@@ -75,12 +81,7 @@ async def _validate(
         provenance=dialogue.provenance,
     )
     disabled = set(settings.disabled_rules)
-    checks: list[CheckResult] = []
-    if SESSION_CHECK not in disabled:
-        ended_well = dialogue.end_reason in ACCEPTABLE_ENDINGS
-        checks.append(
-            CheckResult(SESSION_CHECK, ended_well, "" if ended_well else f"ended early: {dialogue.end_reason}")
-        )
+    checks = [] if SESSION_CHECK in disabled else [session_check(dialogue.end_reason)]
     checks += run_rules(evidence, disabled - {SESSION_CHECK})
     validation: dict[str, Any] = {"checks": [check.as_dict() for check in checks], "judge": None}
     accepted = all(check.passed for check in checks)
