@@ -112,8 +112,12 @@ def _retry_after(error: Any) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    except (TypeError, ValueError):  # neither seconds nor a date: back off as usual
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _chain(error: BaseException) -> list[BaseException]:

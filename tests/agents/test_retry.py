@@ -164,3 +164,16 @@ def test_a_reply_slower_than_the_client_timeout_is_retried(faulty: Any) -> None:
     server = faulty([slow, OK])
     assert _ask(_role(_url(server), timeout=0.5)) == UserReply(**REPLY)
     assert server.requests == 2
+
+
+@pytest.mark.parametrize(("header", "expected"), [("2", 2.0), ("soon", None), ("", None)])
+def test_a_retry_after_that_is_not_a_number_or_a_date_is_ignored(header: str, expected: float | None) -> None:
+    from rolecall.agents._retry import _retry_after
+
+    class Response:
+        headers = {"retry-after": header}
+
+    class Error:
+        response = Response()
+
+    assert _retry_after(Error()) == expected
