@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+import types
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -170,10 +171,5 @@ def test_a_reply_slower_than_the_client_timeout_is_retried(faulty: Any) -> None:
 def test_a_retry_after_that_is_not_a_number_or_a_date_is_ignored(header: str, expected: float | None) -> None:
     from rolecall.agents._retry import _retry_after
 
-    class Response:
-        headers = {"retry-after": header}
-
-    class Error:
-        response = Response()
-
-    assert _retry_after(Error()) == expected
+    error = types.SimpleNamespace(response=types.SimpleNamespace(headers={"retry-after": header}))
+    assert _retry_after(error) == expected
