@@ -7,6 +7,7 @@ from rolecall.scenario._loader import (
     load_model_config,
     load_scenario,
     load_tools_file,
+    name_words,
     usable_schema,
 )
 from rolecall.scenario._models import (
@@ -51,6 +52,7 @@ __all__ = [
     "load_scenario",
     "load_tools_file",
     "meta_validator",
+    "name_words",
     "usable_schema",
     "value_validator",
 ]

@@ -64,8 +64,7 @@ class Tool:
         declared = self.extensions.get("x-readonly")
         if isinstance(declared, bool):
             return ("read" if declared else "write"), "x-readonly"
-        verb = re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", self.name)[0].lower()
-        return ("read" if verb in READ_VERBS else "write"), "inferred from the name"
+        return ("read" if name_words(self.name)[0] in READ_VERBS else "write"), "inferred from the name"
 
     def openai_tool(self) -> dict[str, Any]:
         """The tool as it appears in a chat request and in output records."""
@@ -73,6 +72,12 @@ class Tool:
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
+
+
+def name_words(name: str) -> list[str]:
+    """A tool name's words, lower-cased, split at ``_``, ``-``, ``.`` and camelCase humps
+    ("issue_refund", "issueRefund" -> ["issue", "refund"]); a leading separator gives a first ""."""
+    return [word.lower() for word in re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", name)]
 
 
 # First words of a tool name that read state without changing it.
@@ -444,4 +449,12 @@ def load_model_config(path: str | Path) -> dict[str, Any]:
         raise ProblemsFound(validation_problems(error, document, ComponentConfig)) from None
 
 
-__all__ = ["LoadedScenario", "Tool", "format_path", "load_model_config", "load_scenario", "load_tools_file"]
+__all__ = [
+    "LoadedScenario",
+    "Tool",
+    "format_path",
+    "load_model_config",
+    "load_scenario",
+    "load_tools_file",
+    "name_words",
+]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rolecall.planning import descendants, literal_values
+from rolecall.scenario import name_words
 from rolecall.validators._evidence import CheckResult, DialogueEvidence
 from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
@@ -303,7 +304,7 @@ _GENERIC_VERBS = frozenset({"add", "create", "update", "issue", "set", "make", "
 
 def _action_stems(tool: str) -> set[str]:
     """Stems of the words that say what a state-changing tool does: "issue_refund" -> {"refun"}."""
-    words = [word.lower() for word in re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", tool) if word]
+    words = [word for word in name_words(tool) if word]
     if words and words[0] in _GENERIC_VERBS:
         words = words[1:]
     return {word[:5] for word in words if len(word) >= 4} or {word[:5] for word in words}
