@@ -9,7 +9,7 @@ from typing import Any
 
 from rolecall.planning._graph import compatible, schema_at
 from rolecall.planning._plan import PlannedCall, TurnPlan
-from rolecall.scenario import Tool, value_validator
+from rolecall.scenario import Tool, names_other_thing, value_validator
 
 
 def plan_problems(
@@ -57,7 +57,7 @@ def plan_problems(
                 )
             elif isinstance(wanted, Mapping) and field and not compatible(field, wanted):
                 problems.append(f"{where}: {parameter} cannot take {ref}: its values do not fit the parameter's schema")
-            elif _names_other_thing(field_name, parameter):
+            elif names_other_thing(field_name, parameter):
                 problems.append(f"{where}: {parameter} cannot take {ref}: a {field_name} is not a {parameter}")
         signature = json.dumps([call.name, call.arguments], sort_keys=True)
         if signature in signatures:
@@ -96,7 +96,7 @@ def repair_references(
         arguments = dict(call.arguments)
         for parameter, ref in call.references():
             source = seen.get(ref.call)
-            related = not _names_other_thing(_field_name(ref.path), parameter)
+            related = not names_other_thing(_field_name(ref.path), parameter)
             if related and source is not None and schema_at(output_schemas.get(source), ref.path) is not None:
                 continue
             path = ref.path if related else (parameter,)
@@ -117,22 +117,6 @@ def repair_references(
 def _field_name(path: tuple[str, ...] | list[str]) -> str:
     """The name a reference's value has: its last step that is not a list index."""
     return next((part for part in reversed(path) if not part.isdigit()), "")
-
-
-def _words(name: str) -> set[str]:
-    """A name's words, singular (``item_ids`` -> item, id)."""
-    return {word[:-1] if len(word) > 2 and word.endswith("s") else word for word in name.lower().split("_") if word}
-
-
-def _names_other_thing(field: str, parameter: str) -> bool:
-    """Whether an output field plainly holds something else than the parameter wants.
-
-    Either another kind of id (order_id -> item_id), or a name with no word in common
-    (destination_city -> last_name). Every dataflow-graph edge shares a word: it matches names,
-    or feeds a bare ``id`` into ``<entity>_id``.
-    """
-    other_id = field.endswith("_id") and parameter.endswith("_id") and field != parameter
-    return other_id or not _words(field) & _words(parameter)
 
 
 def _argument_problems(call: PlannedCall, tool: Tool, where: str) -> list[str]:

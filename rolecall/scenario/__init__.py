@@ -7,7 +7,6 @@ from rolecall.scenario._loader import (
     load_model_config,
     load_scenario,
     load_tools_file,
-    name_words,
     usable_schema,
 )
 from rolecall.scenario._models import (
@@ -26,9 +25,11 @@ from rolecall.scenario._models import (
     UserSettings,
     ValidationSettings,
 )
+from rolecall.scenario._names import READ_VERBS, name_words, names_other_thing
 from rolecall.scenario._source import Problem, ProblemsFound, format_path
 
 __all__ = [
+    "READ_VERBS",
     "AssistSettings",
     "CallBudget",
     "FaultSettings",
@@ -53,6 +54,7 @@ __all__ = [
     "load_tools_file",
     "meta_validator",
     "name_words",
+    "names_other_thing",
     "usable_schema",
     "value_validator",
 ]

@@ -10,7 +10,6 @@ import difflib
 import hashlib
 import json
 import os
-import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from rolecall.scenario._models import (
     PersonaEntry,
     Scenario,
 )
+from rolecall.scenario._names import READ_VERBS, name_words
 from rolecall.scenario._source import (
     MAX_REFERENCED_BYTES,
     DataPath,
@@ -72,22 +72,6 @@ class Tool:
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
-
-
-def name_words(name: str) -> list[str]:
-    """A tool name's words, lower-cased, split at ``_``, ``-``, ``.`` and camelCase humps
-    ("issue_refund", "issueRefund" -> ["issue", "refund"]); a leading separator gives a first ""."""
-    return [word.lower() for word in re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", name)]
-
-
-# First words of a tool name that read state without changing it.
-READ_VERBS = frozenset(
-    [
-        *("get", "find", "list", "search", "lookup", "look", "check", "view", "show", "read", "query"),
-        *("fetch", "track", "verify", "validate", "count", "describe", "estimate", "calculate"),
-        *("compute", "quote", "preview", "browse", "retrieve", "inspect", "status"),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -456,5 +440,4 @@ __all__ = [
     "load_model_config",
     "load_scenario",
     "load_tools_file",
-    "name_words",
 ]

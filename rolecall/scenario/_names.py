@@ -1,0 +1,42 @@
+"""What names of tools, parameters and fields say: their words, a tool's verb, a field's kind.
+
+Shared by the planner (which wires outputs into parameters) and the validator (which asks where
+an argument's value came from), so both read names the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def name_words(name: str) -> list[str]:
+    """A tool name's words, lower-cased, split at ``_``, ``-``, ``.`` and camelCase humps
+    ("issue_refund", "issueRefund" -> ["issue", "refund"]); a leading separator gives a first ""."""
+    return [word.lower() for word in re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", name)]
+
+
+# First words of a tool name that read state without changing it.
+READ_VERBS = frozenset(
+    [
+        *("get", "find", "list", "search", "lookup", "look", "check", "view", "show", "read", "query"),
+        *("fetch", "track", "verify", "validate", "count", "describe", "estimate", "calculate"),
+        *("compute", "quote", "preview", "browse", "retrieve", "inspect", "status"),
+    ]
+)
+
+
+def _singular_words(name: str) -> set[str]:
+    """A name's words, singular (``item_ids`` -> item, id)."""
+    return {word[:-1] if len(word) > 2 and word.endswith("s") else word for word in name_words(name) if word}
+
+
+def names_other_thing(field: str, parameter: str) -> bool:
+    """Whether an output field (or a fact) plainly holds something else than the parameter wants.
+
+    Either another kind of id (order_id -> item_id), or a name with no word in common
+    (destination_city -> last_name). Every dataflow-graph edge shares a word: it matches names,
+    or feeds a bare ``id`` into ``<entity>_id``.
+    """
+    field, parameter = field.lower(), parameter.lower()
+    other_id = field.endswith("_id") and parameter.endswith("_id") and field != parameter
+    return other_id or not _singular_words(field) & _singular_words(parameter)
