@@ -21,14 +21,18 @@ from rolecall.validators._values import (
     content_text,
     exempt,
     grounded,
+    is_identifier,
     is_number,
+    keyed_strings,
     name_pattern,
     norm,
+    other_kind_source,
     parsed,
     said,
     schema_problem,
     show,
     texts_of,
+    wrong_kind,
 )
 
 Rule = Callable[[DialogueEvidence], CheckResult]
@@ -120,22 +124,37 @@ def unstated_literals(arguments: Any, parameters: Mapping[str, Any], texts: list
 
 
 def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
+    """Every value the user must state was said, or returned, before the call; an identifier is
+    of the right kind: not a date or an ordinal, and not a value only ever seen as another
+    entity's id (a customer id passed as an order id)."""
     background = [evidence.facts, *[[p.arguments, p.output] for p in evidence.prior_calls]]
     background_texts = [text for value in background for text in texts_of(value)]
     background_leaves = [leaf for value in background for leaf in literal_values(value)]
+    background_keyed = [pair for value in background for pair in keyed_strings(value)]
     problems = []
     for view in evidence.tool_calls():
         if view.arguments is None:
             continue
         earlier = evidence.messages[: view.position]
         results = [parsed(m.get("content")) for m in earlier if m.get("role") == "tool"]
-        texts = said(evidence.messages, "user", view.position) + background_texts
-        texts += [text for result in results for text in texts_of(result)]
+        user_texts = said(evidence.messages, "user", view.position)
+        texts = user_texts + background_texts + [text for result in results for text in texts_of(result)]
         leaves = background_leaves + [leaf for result in results for leaf in literal_values(result)]
+        keyed = background_keyed + [pair for result in results for pair in keyed_strings(result)]
         tool = evidence.tools.get(view.name)
         for path, value, schema in argument_leaves(view.arguments, tool.parameters if tool else {}):
-            if not exempt(value, schema) and not grounded(value, texts, leaves, schema, _leaf_name(path)):
-                problems.append(f"{view.call_id} {view.name}: {path}={show(value)} appears nowhere before the call")
+            name, where = _leaf_name(path), f"{view.call_id} {view.name}: {path}={show(value)}"
+            kind = wrong_kind(value, name, schema)
+            if kind:
+                problems.append(f"{where} is {kind}, not an identifier")
+            elif exempt(value, schema):
+                continue
+            elif not grounded(value, texts, leaves, schema, name):
+                problems.append(f"{where} appears nowhere before the call")
+            elif is_identifier(name) and not grounded(value, user_texts, [], schema, name):
+                source = other_kind_source(value, name, keyed)
+                if source:
+                    problems.append(f"{where} was seen only as {source}, another kind of value")
     return _outcome("arguments_grounded", problems)
 
 

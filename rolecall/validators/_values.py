@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 
 from rolecall.planning import literal_values
-from rolecall.scenario import value_validator
+from rolecall.scenario import name_words, names_other_thing, value_validator
 from rolecall.text import plain_words
 
 # Free text that someone composes (a ticket summary, an order note) rather than copies: a string
@@ -197,3 +197,58 @@ def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[st
             return any(_cents_in(value, text) for text in texts)
         return any(number_in(value, text) for text in texts)
     return True
+
+
+# Last words of a parameter's name that make it an identifier. A value of another kind (a date,
+# an ordinal, another entity's id) cannot fill one, however it was grounded.
+_IDENTIFIER_WORDS = frozenset({"id", "ids", "number", "code", "locator", "reference", "ref", "key", "sku", "uuid"})
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+_ORDINAL = re.compile(r"(?:the )?(?:first|second|third|fourth|fifth|last|latest|previous|\d+(?:st|nd|rd|th))(?: one)?")
+
+
+def is_identifier(name: str) -> bool:
+    words = [word for word in name_words(name) if word]
+    return bool(words) and words[-1] in _IDENTIFIER_WORDS
+
+
+def wrong_kind(value: Any, name: str, schema: Mapping[str, Any]) -> str | None:
+    """What a value is when it plainly cannot be the identifier ``name`` asks for: "a date" for
+    an ``order_id`` of 2026-03-01, "an ordinal" for "the first one"; None when it may be one."""
+    if not isinstance(value, str) or not is_identifier(name) or "format" in schema:
+        return None
+    text = norm(value)
+    if _DATE_LIKE.fullmatch(text):
+        return "a date"
+    if _ORDINAL.fullmatch(text):
+        return "an ordinal"
+    return None
+
+
+def keyed_strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """(name of the field that holds it, text) for every string leaf; a list's items take the
+    list's name."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from keyed_strings(item, str(name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from keyed_strings(item, key)
+    elif isinstance(value, str):
+        yield key, value
+
+
+def other_kind_source(value: str, name: str, sources: list[tuple[str, str]]) -> str | None:
+    """The field an identifier's value was taken from, when every field that holds it names
+    another thing: a customer id passed as an ``order_id``. None when some field of the same
+    kind holds it, a longer text mentions it, or no field holds it at all."""
+    wanted = norm(value)
+    other = None
+    for key, text in sources:
+        held = norm(text)
+        if held == wanted:
+            if not key or not names_other_thing(key, name):
+                return None
+            other = other or key
+        elif _token_in(wanted, held):
+            return None
+    return other

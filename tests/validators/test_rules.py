@@ -737,3 +737,51 @@ def test_a_tools_effect_is_declared_or_inferred_from_its_name(name: str, extensi
     tool = Tool(name, "", {"type": "object"}, None, extensions)
     assert tool.effect[0] == effect
     assert tool.effect[1] == ("x-readonly" if extensions else "inferred from the name")
+
+
+@pytest.mark.parametrize(
+    ("value", "said", "reason"),
+    [
+        # The user said the date, but a date is not an order id.
+        ("2026-03-14", "Please cancel the order from 2026-03-14, it arrived too late.", "is a date, not an identifier"),
+        ("the first one", "Please cancel the first one, it arrived too late.", "is an ordinal, not an identifier"),
+        ("2nd", "Please cancel the 2nd, it arrived too late.", "is an ordinal, not an identifier"),
+        # Only the hidden lookup returned CUST-4821, and as a customer id.
+        ("CUST-4821", "Please cancel ORD-1001, it arrived too late.", "was seen only as customer_id"),
+    ],
+)
+def test_an_identifier_of_another_kind_is_not_grounded(value: str, said: str, reason: str) -> None:
+    evidence = base()
+    set_user(evidence, 7, said)
+    set_arguments(evidence, "call_3", order_id=value)
+    passed, why = check(evidence, "arguments_grounded")
+    assert not passed
+    assert f"call_3 cancel_order: order_id={value!r} {reason}" in why
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # The user stated it: which kind it is, only the user knows.
+        lambda e: set_user(e, 7, "Please cancel CUST-4821, it arrived too late."),
+        # A field of the same kind holds it too.
+        lambda e: set_result(e, "call_2", {"orders": [{"order_id": "CUST-4821", "status": "open"}]}),
+        # A bare "id" inside the order, or a longer text that mentions it, is not another kind.
+        lambda e: set_result(e, "call_2", {"orders": [{"id": "CUST-4821", "status": "open"}]}),
+        lambda e: set_result(e, "call_2", {"orders": [], "note": "CUST-4821 has one open order"}),
+    ],
+)
+def test_an_identifier_seen_as_its_own_kind_is_grounded(change: Callable[[DialogueEvidence], None]) -> None:
+    evidence = base()
+    set_arguments(evidence, "call_3", order_id="CUST-4821")
+    change(evidence)
+    assert check(evidence, "arguments_grounded") == (True, "")
+
+
+def test_a_date_is_fine_for_a_date_parameter_and_an_identifier_with_a_format() -> None:
+    evidence = base()
+    set_arguments(evidence, "call_2", placed_after="2026-03-14")
+    evidence.tools["cancel_order"].parameters["properties"]["order_id"] = {"type": "string", "format": "date"}
+    set_arguments(evidence, "call_3", order_id="2026-03-14")
+    set_user(evidence, 7, "Please cancel the order of 2026-03-14, it arrived too late.")
+    assert check(evidence, "arguments_grounded") == (True, "")
