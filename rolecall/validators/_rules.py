@@ -14,6 +14,7 @@ from typing import Any
 
 from rolecall.planning import descendants, literal_values
 from rolecall.scenario import name_words
+from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence
 from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
@@ -345,6 +346,12 @@ def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
     return _outcome("no_unplanned_writes", problems)
 
 
+def claims_match_results(evidence: DialogueEvidence) -> CheckResult:
+    """Ids, amounts and statuses the assistant states agree with the results and the user's words,
+    and no failed call is reported as done (see ``_claims``)."""
+    return _outcome("claims_match_results", claim_problems(evidence))
+
+
 def ends_with_assistant_text(evidence: DialogueEvidence) -> CheckResult:
     if not evidence.messages:
         return _outcome("ends_with_assistant_text", ["the dialogue has no messages"])
@@ -376,6 +383,7 @@ RULES: dict[str, Rule] = {
         no_duplicate_calls,
         tool_calls_answered,
         no_unplanned_writes,
+        claims_match_results,
         ends_with_assistant_text,
     )
 }

@@ -221,6 +221,7 @@ def test_registry_order_and_names() -> None:
         "no_duplicate_calls",
         "tool_calls_answered",
         "no_unplanned_writes",
+        "claims_match_results",
         "ends_with_assistant_text",
     )
 
@@ -302,7 +303,10 @@ VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
     ("outputs_match_schema", _wrong_output, "call_2 list_orders result: orders/0/total"),
     (
         "outputs_match_schema",
-        lambda e: set_result(e, "call_3", {"detail": "busy"}, fault="rate_limited"),
+        lambda e: (
+            set_result(e, "call_3", {"detail": "busy"}, fault="rate_limited"),
+            e.messages[10].update(content="Sorry, the shop is busy; please try again later."),
+        ),
         "fault rate_limited result has no 'error'",
     ),
     ("no_duplicate_calls", _duplicate, "call_2b repeats call_2 list_orders"),
@@ -311,10 +315,21 @@ VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
     ("tool_calls_answered", lambda e: insert(e, 10, answer("call_9", {})), "answers 'call_9', which no earlier"),
     (
         "tool_calls_answered",
-        lambda e: e.messages.insert(7, e.messages.pop(5)),
+        # The reply before the late answer states nothing, so only the answer's place is wrong.
+        lambda e: (e.messages[6].update(content="One moment."), e.messages.insert(7, e.messages.pop(5))),
         "call_2 is answered at message 7, after the user spoke at message 6",
     ),
     ("no_unplanned_writes", _unasked_refund, "call_8 issue_refund changes state"),
+    (
+        "claims_match_results",
+        lambda e: e.messages[10].update(content="Done: ORD-1003 is cancelled and 59.90 will be refunded."),
+        "message 10 names 'ORD-1003'",
+    ),
+    (
+        "claims_match_results",
+        lambda e: e.messages[10].update(content="Done: ORD-1001 is cancelled and 69.90 will be refunded."),
+        "message 10 states '69.90'",
+    ),
     ("ends_with_assistant_text", lambda e: drop(e, 10), "the last message (9) is a tool message"),
     ("ends_with_assistant_text", lambda e: e.messages[10].update(content="  "), "the last message (10) has no text"),
 ]
@@ -785,3 +800,85 @@ def test_a_date_is_fine_for_a_date_parameter_and_an_identifier_with_a_format() -
     set_arguments(evidence, "call_3", order_id="2026-03-14")
     set_user(evidence, 7, "Please cancel the order of 2026-03-14, it arrived too late.")
     assert check(evidence, "arguments_grounded") == (True, "")
+
+
+def _claims(evidence: DialogueEvidence, text: str) -> tuple[bool, str]:
+    evidence.messages[10]["content"] = text
+    return check(evidence, "claims_match_results")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Done: ORD-1001 is cancelled. You will get $59.90 back within 5 business days.",
+        "Your two orders came to $71.90 in all; ORD-1001 is cancelled.",  # 59.90 + 12
+        "ORD-1001 is cancelled on 2026-03-14 at 10:30; call +1 555 010 2030 within 24 hours, 2026 rules apply.",
+        "Cancelled. Our 24-hour team and 2-step checks confirm it, as you asked (CUST-4821 is your account).",
+    ],
+)
+def test_claims_that_agree_with_the_results_pass(text: str) -> None:
+    assert _claims(base(), text) == (True, "")
+
+
+def test_an_amount_in_cents_is_stated_in_units_not_as_the_raw_count() -> None:
+    evidence = base()
+    set_result(evidence, "call_3", {"order_id": "ORD-1001", "status": "cancelled", "refund_cents": 4500})
+    assert _claims(evidence, "Done, $45.00 is on its way back to you.") == (True, "")
+    passed, why = _claims(evidence, "Done, $4,500.00 is on its way back to you.")
+    assert not passed and "states '$4,500.00'" in why
+    # A rate returned as 0.15 may be stated as 15%; an invented metric may not.
+    set_result(evidence, "call_3", {"order_id": "ORD-1001", "status": "cancelled", "fee_rate": 0.15})
+    assert _claims(evidence, "Done; a 15% fee applies.") == (True, "")
+    assert not _claims(evidence, "Done; a 35% fee applies.")[0]
+
+
+def _with_status_enum(evidence: DialogueEvidence) -> DialogueEvidence:
+    members = ["open", "shipped", "delivered", "cancelled"]
+    orders = evidence.output_schemas["list_orders"]["properties"]["orders"]["items"]["properties"]
+    orders["status"] = {"type": "string", "enum": members}
+    return evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "passed"),
+    [
+        ("You have two open orders: ORD-1001 and ORD-1002.", True),
+        ("Both orders have shipped already: ORD-1001 and ORD-1002.", False),
+        ("Neither order has shipped yet; both are open.", True),
+        ("Your orders have not shipped.", True),  # a negated status is not a claim
+    ],
+)
+def test_a_status_must_be_one_the_results_show(text: str, passed: bool) -> None:
+    evidence = _with_status_enum(base())
+    evidence.messages[6]["content"] = text
+    result = check(evidence, "claims_match_results")
+    assert result[0] is passed, result[1]
+    if not passed:
+        assert "message 6 says shipped, but status in the results is open" in result[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "passed"),
+    [
+        ("Done: ORD-1001 has been cancelled.", False),
+        ("I've successfully cancelled ORD-1001.", False),
+        ("Sorry, I could not cancel ORD-1001: the system is busy. Please try again later.", True),
+        ("The cancellation failed, so ORD-1001 is still open.", True),
+    ],
+)
+def test_success_after_a_failed_call_is_a_false_claim(text: str, passed: bool) -> None:
+    evidence = base()
+    set_result(evidence, "call_3", {"error": {"code": "rate_limited", "message": "busy"}}, fault="rate_limited")
+    result = _claims(evidence, text)
+    assert result[0] is passed, result[1]
+    if not passed:
+        assert "reports cancel_order as done" in result[1] and "call_3 failed" in result[1]
+
+
+def test_a_later_successful_retry_allows_the_success_claim() -> None:
+    evidence = base()
+    set_result(evidence, "call_3", {"error": {"code": "rate_limited", "message": "busy"}}, fault="rate_limited")
+    retry = ask(call("call_4", "cancel_order", order_id="ORD-1001", reason="arrived too late"))
+    insert(evidence, 10, retry, answer("call_4", {"order_id": "ORD-1001", "status": "cancelled", "refund": 59.9}))
+    evidence.messages[-1]["content"] = "Done: ORD-1001 has been cancelled."
+    assert check(evidence, "claims_match_results") == (True, "")

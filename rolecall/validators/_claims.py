@@ -1,0 +1,279 @@
+"""Rule ``claims_match_results``: what the assistant tells the user agrees with what it was told.
+
+A dialogue whose assistant says "I have refunded $45.00" after a result of 4500 cents, names an
+order nobody mentioned, calls a delivered order "shipped", or reports success after the call
+failed teaches a model to contradict its tools. The assistant's text is read for four kinds of
+claim, each held against what was said or returned before that message (the tool results and
+calls, the user's and the system's words, the persona's facts, prior calls and the plan):
+
+- identifiers: tokens that mix letters and digits (``ORD-1001``, ``rf_41qfs5ebk16j``, ``INC0012345``);
+- amounts: money (a currency sign or word, or two decimals), percentages, and numbers of four or
+  more digits; an amount in a ``*_cents`` field may be stated in units, and a total or a balance
+  may be the sum or difference of two numbers that results returned;
+- statuses: members of a status field's enum in the tools' output schemas, stated while the
+  results show another member and none of the stated ones (a negated mention is not a claim);
+- success after a failure: a sentence that reports a failed call's action as done, before any
+  later call of that tool succeeded.
+
+Plain small integers (counts, days, quantities) and free prose are not read: the judge weighs those.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rolecall.scenario import name_words
+from rolecall.validators._evidence import DialogueEvidence, ToolCallView
+from rolecall.validators._values import content_text, norm, parsed, show, texts_of
+
+# An identifier: letters and digits joined by - or _ ("ORD-1001", "rf_41qfs5ebk16j"), or capitals
+# followed by three or more digits ("INC0012345"). "24-hour" and "2-step" are a number and a word.
+_ID_TOKEN = re.compile(
+    r"(?<![\w-])(?:(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+|[A-Z]{1,6}\d{3,}[A-Z0-9]*)(?![\w-])"
+)
+_NUMBER_AND_WORDS = re.compile(r"\d+(?:[-_][A-Za-z]+)+")
+# Spans whose digits are not amounts: dates, times, phone numbers.
+_NOT_AMOUNTS = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\b\d{1,2}:\d{2}\b|\+?\d[\d\s().-]{8,}\d"
+)
+_AMOUNT = re.compile(
+    r"(?P<currency>[$€£]\s?)?(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<unit>\s?%|\s?(?:dollars?|usd|euros?|eur|pounds?|gbp)\b)?",
+    re.IGNORECASE,
+)
+_TOLERANCE = 0.005
+
+# A sentence reporting an action as done ("The refund has been issued", "I've cancelled it").
+_DONE_VERBS = (
+    r"(?:issued|processed|cancell?ed|updated|changed|created|completed|refunded|reset|re-?booked|booked|added"
+    r"|applied|sent|submitted|scheduled|placed|initiated|unlocked|wiped|closed|opened|resolved|approved"
+    r"|confirmed|modified|returned|exchanged|credited|moved|transferred|registered|removed|deleted"
+    r"|activated|deactivated|disabled|enabled|escalated|assigned|logged|filed|raised|granted|restored)"
+)
+_SUCCESS = re.compile(
+    rf"\b(?:successfully|(?:has|have) been (?:\w+ )?{_DONE_VERBS}|i(?:'|\u2019)?ve (?:\w+ )?{_DONE_VERBS}"
+    rf"|i have (?:\w+ )?{_DONE_VERBS}|(?:is|are|was|were) (?:now |successfully )?{_DONE_VERBS}|all set)\b",
+    re.IGNORECASE,
+)
+_FAILURE_WORDS = re.compile(
+    r"\b(?:not|no|never|unable|cannot|can't|couldn't|could not|failed|fail|error|unfortunately|sorry"
+    r"|wasn't|weren't|hasn't|haven't|didn't|isn't)\b|n't\b|n\u2019t\b",
+    re.IGNORECASE,
+)
+_NEGATION_BEFORE = re.compile(
+    r"(?:\b(?:not|never|no longer|neither|nor|yet to be)|n't|n\u2019t)\s+(?:\w+\s+){0,3}$", re.IGNORECASE
+)
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]?")  # "59.90" does not end a sentence
+
+
+def _leaves_by_key(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _leaves_by_key(item, str(name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves_by_key(item, key)
+    elif value is not None:
+        yield key, value
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _numbers_in(text: str) -> list[float]:
+    found = (_number(m.group("number")) for m in _AMOUNT.finditer(_NOT_AMOUNTS.sub(" ", text)))
+    return [number for number in found if number is not None]
+
+
+class _Known:
+    """What the assistant could know before one of its messages."""
+
+    def __init__(self, evidence: DialogueEvidence, end: int) -> None:
+        results = [parsed(m.get("content")) for m in evidence.messages[:end] if m.get("role") == "tool"]
+        calls = [
+            call.get("function", {}).get("arguments", "")
+            for m in evidence.messages[:end]
+            if m.get("role") == "assistant"
+            for call in m.get("tool_calls") or []
+        ]
+        said = [content_text(m.get("content")) for m in evidence.messages[:end] if m.get("role") in ("system", "user")]
+        background: list[Any] = [evidence.facts]
+        background += [[prior.arguments, prior.output] for prior in evidence.prior_calls]
+        background += [call.literals() for turn in evidence.turns for call in turn.calls]
+        texts = [norm(text) for text in said + calls]
+        texts += [text for value in [*results, *background] for text in texts_of(value)]
+        self.text = " \n ".join(texts)
+        numbers = [n for text in said + calls for n in _numbers_in(text)]
+        returned: list[float] = []
+        cents: list[float] = []  # a field in cents is an amount only once divided by 100
+        for key, leaf in (pair for value in [*results, *background] for pair in _leaves_by_key(value)):
+            if isinstance(leaf, bool):
+                continue
+            if isinstance(leaf, int | float):
+                if "cents" in key.lower():
+                    cents.append(float(leaf))
+                    returned.append(leaf / 100)
+                else:
+                    returned.append(float(leaf))
+                if 0 < leaf <= 1:
+                    returned.append(leaf * 100)  # a rate of 0.15 stated as 15%
+            elif isinstance(leaf, str):
+                numbers += _numbers_in(leaf)
+        pairs = itertools.combinations(returned[:200], 2)  # totals and balances of two returned amounts
+        self.money = sorted(numbers + returned + [value for a, b in pairs for value in (a + b, abs(a - b))])
+        self.numbers = sorted(self.money + cents)
+
+    def has_token(self, token: str) -> bool:
+        return re.search(rf"(?<![A-Za-z0-9]){re.escape(norm(token))}(?![A-Za-z0-9])", self.text) is not None
+
+    def has_number(self, value: float, money: bool) -> bool:
+        """Whether ``value`` was given; as ``money`` (a stated currency), not as a count of cents."""
+        known = self.money if money else self.numbers
+        at = bisect.bisect_left(known, value - _TOLERANCE)
+        return at < len(known) and known[at] < value + _TOLERANCE
+
+
+def _claimed_ids(text: str) -> list[str]:
+    return [m.group() for m in _ID_TOKEN.finditer(text) if not _NUMBER_AND_WORDS.fullmatch(m.group())]
+
+
+def _claimed_amounts(text: str) -> list[tuple[str, float, bool]]:
+    """(as written, value, whether a currency is stated) of the numbers the assistant states as
+    amounts or metrics."""
+    text = _ID_TOKEN.sub(" ", _NOT_AMOUNTS.sub(" ", text))
+    claims = []
+    for match in _AMOUNT.finditer(text):
+        number, written = match.group("number"), match.group().strip()
+        value = _number(number)
+        if value is None:
+            continue
+        unit = (match.group("unit") or "").strip()
+        money = bool(match.group("currency")) or unit not in ("", "%")
+        money_or_rate = money or unit == "%"
+        two_decimals = re.fullmatch(r"[\d,]+\.\d\d", number) is not None
+        large = value >= 1000 and not (1900 <= value <= 2100 and value.is_integer())
+        if money_or_rate or two_decimals or large:
+            claims.append((written, value, money))
+    return claims
+
+
+def _status_fields(output_schemas: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Status field name -> the members its enums allow, over every tool's output schema."""
+    fields: dict[str, set[str]] = {}
+
+    def walk(schema: Any, name: str) -> None:
+        if isinstance(schema, Mapping):
+            words = [word for word in name_words(name) if word]
+            if words and words[-1] in ("status", "state") and isinstance(schema.get("enum"), list):
+                fields.setdefault(name, set()).update(str(m) for m in schema["enum"] if isinstance(m, str))
+            for key, child in (schema.get("properties") or {}).items():
+                walk(child, str(key))
+            walk(schema.get("items"), name)
+        elif isinstance(schema, list):
+            for child in schema:
+                walk(child, name)
+
+    for schema in output_schemas.values():
+        walk(schema, "")
+    return fields
+
+
+# What puts a status word in the position of a claim: "is shipped", "has shipped", "status: open".
+_STATUS_CONTEXT = (
+    r"(?:\b(?:is|are|was|were|been|has|have|now|currently|still|marked(?: as)?|shows?(?: as)?)\s+(?:\w+\s+)?"
+    r"|\b(?:status|state)(?: is)?\W{0,4})"
+)
+
+
+def _stated(member: str, text: str) -> bool:
+    """Whether ``text`` states ``member`` as a status ("in_transit" also as "in transit"), not negated."""
+    words = r"[\s_-]+".join(map(re.escape, member.replace("_", " ").split()))
+    for match in re.finditer(rf"{_STATUS_CONTEXT}({words})(?![\w-])", text, re.IGNORECASE):
+        if not _NEGATION_BEFORE.search(text[: match.start(1)]):
+            return True
+    return False
+
+
+def _status_problems(index: int, text: str, evidence: DialogueEvidence, fields: dict[str, set[str]]) -> list[str]:
+    """A status stated while the results show another one for that field, and nowhere this one."""
+    results = [parsed(m.get("content")) for m in evidence.messages[:index] if m.get("role") == "tool"]
+    pairs = [pair for result in results for pair in _leaves_by_key(result)]
+    # Another field may hold the same word ("approved" as a request's status and as an approval's).
+    anywhere = {leaf.casefold() for _, leaf in pairs if isinstance(leaf, str)}
+    seen: dict[str, set[str]] = {}
+    for key, leaf in pairs:
+        if key in fields and isinstance(leaf, str):
+            seen.setdefault(key, set()).add(leaf)
+    problems = []
+    for name, members in fields.items():
+        actual = seen.get(name)
+        if not actual:
+            continue
+        stated = {m for m in members if len(m) >= 4 and m.casefold() not in anywhere and _stated(m, text)}
+        if stated:
+            problems.append(
+                f"message {index} says {', '.join(sorted(stated))}, but {name} in the results is "
+                f"{', '.join(sorted(actual))}"
+            )
+    return problems
+
+
+def _failed(view: ToolCallView) -> bool:
+    return view.fault is not None or (isinstance(view.result, dict) and "error" in view.result)
+
+
+def _success_problems(evidence: DialogueEvidence) -> list[str]:
+    calls = evidence.tool_calls()
+    problems = []
+    for number, view in enumerate(calls):
+        if not view.answered or not _failed(view):
+            continue
+        later_success = [c.position for c in calls[number + 1 :] if c.name == view.name and not _failed(c)]
+        end = min(later_success, default=len(evidence.messages))
+        stems = {word[:5] for word in name_words(view.name) if len(word) >= 4}
+        for index in range(view.position + 1, end):
+            message = evidence.messages[index]
+            if message.get("role") != "assistant":
+                continue
+            for sentence in _SENTENCE.findall(content_text(message.get("content"))):
+                words = {word[:5] for word in re.findall(r"[a-z]+", sentence.lower()) if len(word) >= 4}
+                if _SUCCESS.search(sentence) and not _FAILURE_WORDS.search(sentence) and words & stems:
+                    problems.append(
+                        f"message {index} reports {view.name} as done ({show(sentence.strip())}), "
+                        f"but {view.call_id} failed"
+                    )
+    return problems
+
+
+def claim_problems(evidence: DialogueEvidence) -> list[str]:
+    """Every claim in the assistant's text that disagrees with what it was told (see the module)."""
+    fields = _status_fields(evidence.output_schemas)
+    problems: list[str] = []
+    for index, message in enumerate(evidence.messages):
+        if message.get("role") != "assistant":
+            continue
+        text = content_text(message.get("content"))
+        if not text.strip():
+            continue
+        known = _Known(evidence, index)
+        problems += [
+            f"message {index} names {token!r}, which no result, call or message before it holds"
+            for token in dict.fromkeys(_claimed_ids(text))
+            if not known.has_token(token)
+        ]
+        problems += [
+            f"message {index} states {written!r}, which no result or message before it gives"
+            for written, value, money in dict.fromkeys(_claimed_amounts(text))
+            if not known.has_number(value, money)
+        ]
+        problems += _status_problems(index, text, evidence, fields)
+    return problems + _success_problems(evidence)
