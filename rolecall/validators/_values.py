@@ -62,7 +62,7 @@ def as_number(value: Any) -> float | None:
 
 
 def same(expected: Any, actual: Any) -> bool:
-    """Plan-literal equality: strings ignore case and surrounding whitespace, numbers compare by value
+    """Plan-literal equality: strings ignore case, spacing and a final full stop, numbers compare by value
     (a number written as a string included, since models often quote them)."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         return expected.keys() == actual.keys() and all(same(expected[k], actual[k]) for k in expected)
@@ -71,7 +71,8 @@ def same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
     if isinstance(expected, str) and isinstance(actual, str):
-        return norm(expected) == norm(actual)
+        # A title typed with a full stop or in other letter case is the same title.
+        return norm(expected).rstrip(".!") == norm(actual).rstrip(".!")
     if is_number(expected) or is_number(actual):
         left, right = as_number(expected), as_number(actual)
         return left is not None and left == right

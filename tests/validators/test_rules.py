@@ -882,3 +882,11 @@ def test_a_later_successful_retry_allows_the_success_claim() -> None:
     insert(evidence, 10, retry, answer("call_4", {"order_id": "ORD-1001", "status": "cancelled", "refund": 59.9}))
     evidence.messages[-1]["content"] = "Done: ORD-1001 has been cancelled."
     assert check(evidence, "claims_match_results") == (True, "")
+
+
+def test_free_text_matches_the_plan_whatever_its_case_spacing_and_final_full_stop() -> None:
+    evidence = base()
+    set_arguments(evidence, "call_3", reason="Arrived  too LATE.")
+    assert failing(evidence) == {}
+    set_arguments(evidence, "call_3", reason="arrived too early")
+    assert "goal_calls_made" in failing(evidence)
