@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -242,17 +243,40 @@ def check(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write dialogues.jsonl and rejected.jsonl with the new verdicts.")
     ] = None,
+    with_judge: Annotated[
+        bool, typer.Option("--judge", help="Also ask the LLM judge about every dialogue that passes the rules.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="The judge's model: a component config (YAML) or 'mock' (default: scenario's)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Judge calls in flight.")] = 1,
 ) -> None:
-    """Run the rule checks again on existing dialogues (rolecall's or any OpenAI-format ones with tools)."""
+    """Run the rule checks (and, with --judge, the judge) again on existing dialogues, rolecall's
+    or any OpenAI-format ones with tools."""
+    with ExitStack() as stack:
+        _check(records, scenario, out, with_judge, model, concurrency, stack)
+
+
+def _check(
+    records: list[Path],
+    scenario: Path,
+    out: Path | None,
+    with_judge: bool,
+    model: str | None,
+    concurrency: int,
+    stack: ExitStack,
+) -> None:
     import asyncio
 
     from rolecall.planning import resolve_output_schemas
-    from rolecall.run import FILES, CheckSummary, check_record, checked_record, read_records
+    from rolecall.run import FILES, CheckSummary, check_record, checked_record, judge_record, read_records
     from rolecall.scenario import ProblemsFound, load_scenario
     from rolecall.validators import CHECK_NAMES
 
     try:
         loaded = load_scenario(scenario, known_rules=CHECK_NAMES)
+        configs = _model_configs(loaded.model_configs, model, [], stack) if with_judge else {}
     except ProblemsFound as found:
         _print_problems(found.problems)
         raise typer.Exit(EXIT_INVALID) from None
@@ -260,26 +284,65 @@ def check(
     if missing:
         typer.echo(f"error: no such file: {', '.join(map(str, missing))}", err=True)
         raise typer.Exit(EXIT_INVALID)
+    backend = None
+    if with_judge:
+        from rolecall.agents import AutogenBackend
+        from rolecall.models import ModelConfigError, ModelFactory
+
+        try:
+            factory = ModelFactory(configs)
+            factory.prepare()
+        except ModelConfigError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_INVALID) from None
+        backend = AutogenBackend(factory)
     # Tools without `returns` get the offline heuristic schema here: no model is asked.
     schemas, _ = asyncio.run(resolve_output_schemas(list(loaded.tools), infer=None))
     tools = {tool.name: tool for tool in loaded.tools}
-    disabled = loaded.scenario.validation.disabled_rules
+    validation = loaded.scenario.validation
     summary = CheckSummary()
     handles = {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         handles = {kind: (out / FILES[kind]).open("w", encoding="utf-8") for kind in ("accepted", "rejected")}
-    try:
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        # Judge calls run `concurrency` at a time; records are written in input order.
+        batch: list[dict[str, Any]] = []
         for path in records:
             for record in read_records(path):
                 if record is None:
                     summary.unreadable += 1
                     continue
-                checked = check_record(record, tools, schemas, disabled)
-                summary.add(checked)
-                if handles:
-                    kind = "accepted" if checked.accepted else "rejected"
-                    handles[kind].write(json.dumps(checked_record(checked), ensure_ascii=False) + "\n")
+                batch.append(record)
+                if len(batch) == concurrency:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    async def check_all() -> None:
+        judge_role = backend.structured("judge") if backend else None
+        try:
+            for batch in batches():
+                checked = [check_record(record, tools, schemas, validation.disabled_rules) for record in batch]
+                if judge_role is not None:
+                    policy = loaded.scenario.policy
+                    checked = list(
+                        await asyncio.gather(*(judge_record(c, judge_role, policy, validation.judge) for c in checked))
+                    )
+                for item in checked:
+                    summary.add(item)
+                    if handles:
+                        kind = "accepted" if item.accepted else "rejected"
+                        handles[kind].write(json.dumps(checked_record(item), ensure_ascii=False) + "\n")
+                        handles[kind].flush()
+        finally:
+            if backend is not None:
+                await backend.close()
+
+    try:
+        asyncio.run(check_all())
     finally:
         for handle in handles.values():
             handle.close()

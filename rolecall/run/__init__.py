@@ -5,7 +5,15 @@ Layers, bottom up: :func:`produce_dialogue` (one job in, one record out, no I/O)
 :class:`Runner` that writes the files, resumes and keeps the manifest.
 """
 
-from rolecall.run._check import CheckedRecord, CheckSummary, check_record, checked_record, read_records
+from rolecall.run._check import (
+    CheckedRecord,
+    CheckSummary,
+    check_record,
+    checked_record,
+    judge_record,
+    read_records,
+    record_evidence,
+)
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
 from rolecall.run._records import dialogue_record, failed_record, record_id
@@ -31,9 +39,11 @@ __all__ = [
     "checked_record",
     "dialogue_record",
     "failed_record",
+    "judge_record",
     "produce_dialogue",
     "read_records",
     "read_run",
+    "record_evidence",
     "record_id",
     "run_scenario",
     "tally",

@@ -17,10 +17,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rolecall.agents import RoleError, StructuredRole
 from rolecall.planning import PriorCall, TurnPlan
 from rolecall.run._job import session_check
-from rolecall.scenario import Tool
-from rolecall.validators import SESSION_CHECK, CheckResult, DialogueEvidence, run_rules
+from rolecall.scenario import JudgeSettings, Tool
+from rolecall.validators import SESSION_CHECK, CheckResult, DialogueEvidence, judge, judge_summary, run_rules
 
 # Checks that mean nothing without rolecall's metadata: the plan, or how the session ended.
 NEEDS_PLAN = ("goal_calls_made", "hidden_calls_discovered", "no_hidden_narration")
@@ -34,6 +35,8 @@ class CheckedRecord:
     accepted: bool
     checks: list[CheckResult]
     skipped: dict[str, str] = field(default_factory=dict)
+    evidence: DialogueEvidence | None = field(default=None, repr=False)  # what the judge reads
+    judge: dict[str, Any] | None = None  # the judge's verdict and votes, when it was run
 
 
 @dataclass
@@ -44,11 +47,17 @@ class CheckSummary:
     failed_checks: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # "check: why" -> records
     changed: int = 0  # rolecall records whose rule verdict differs from the one they carried
+    judge_errors: int = 0  # records whose judge call kept failing (counted as not accepted)
 
     def add(self, checked: CheckedRecord) -> None:
         self.checked += 1
         self.accepted += checked.accepted
         self.failed_checks.update(check.name for check in checked.checks if not check.passed)
+        if checked.judge is not None:
+            if "error" in checked.judge:
+                self.judge_errors += 1
+            elif not checked.judge["accepted"]:
+                self.failed_checks["judge"] += 1
         self.skipped.update(f"{name}: {why}" for name, why in checked.skipped.items())
         # The record's own rule verdict (its judge is not run again here).
         previous = ((checked.record.get("metadata") or {}).get("validation") or {}).get("checks")
@@ -57,6 +66,8 @@ class CheckSummary:
     def lines(self) -> list[str]:
         """The summary as printed by ``rolecall check``."""
         head = f"{self.checked} dialogues checked: {self.accepted} pass every rule, {self.checked - self.accepted} fail"
+        if self.judge_errors:
+            head += f"; the judge failed on {self.judge_errors}"
         if self.unreadable:
             head += f"; {self.unreadable} lines are not JSON objects"
         if self.changed:
@@ -79,15 +90,11 @@ def _tools(record: Mapping[str, Any], scenario_tools: Mapping[str, Tool]) -> dic
     return tools
 
 
-def check_record(
-    record: Mapping[str, Any],
-    scenario_tools: Mapping[str, Tool],
-    output_schemas: Mapping[str, dict[str, Any]],
-    disabled: Iterable[str] = (),
-) -> CheckedRecord:
-    """The rule checks on one record (rolecall's, or any OpenAI-format dialogue with tools)."""
+def record_evidence(
+    record: Mapping[str, Any], scenario_tools: Mapping[str, Tool], output_schemas: Mapping[str, dict[str, Any]]
+) -> tuple[DialogueEvidence, dict[str, str]]:
+    """What the checks read from a record, and the checks its metadata cannot support (with why)."""
     meta = record.get("metadata") or {}
-    disabled = set(disabled)
     skipped: dict[str, str] = {}
     try:
         turns = [TurnPlan.model_validate(turn) for turn in (meta.get("plan") or {}).get("turns", [])]
@@ -99,6 +106,8 @@ def check_record(
         )
     if not turns:
         skipped.update({name: skipped.get(name, "the record holds no rolecall plan") for name in NEEDS_PLAN})
+    if not meta.get("end_reason"):
+        skipped[SESSION_CHECK] = "the record says nothing of how the session ended"
     evidence = DialogueEvidence(
         messages=list(record.get("messages") or []),
         tools=_tools(record, scenario_tools),
@@ -109,14 +118,40 @@ def check_record(
         faults=dict(meta.get("faults") or {}),
         provenance=list(meta.get("provenance") or []),
     )
+    return evidence, skipped
+
+
+def check_record(
+    record: Mapping[str, Any],
+    scenario_tools: Mapping[str, Tool],
+    output_schemas: Mapping[str, dict[str, Any]],
+    disabled: Iterable[str] = (),
+) -> CheckedRecord:
+    """The rule checks on one record (rolecall's, or any OpenAI-format dialogue with tools)."""
+    evidence, skipped = record_evidence(record, scenario_tools, output_schemas)
+    disabled = set(disabled)
     checks: list[CheckResult] = []
-    end_reason = meta.get("end_reason")
-    if not end_reason:
-        skipped[SESSION_CHECK] = "the record says nothing of how the session ended"
-    elif SESSION_CHECK not in disabled:
-        checks.append(session_check(end_reason))
+    if SESSION_CHECK not in disabled | set(skipped):
+        checks.append(session_check((record.get("metadata") or {})["end_reason"]))
     checks += run_rules(evidence, (disabled | set(skipped)) - {SESSION_CHECK})
-    return CheckedRecord(dict(record), all(check.passed for check in checks), checks, skipped)
+    return CheckedRecord(dict(record), all(check.passed for check in checks), checks, skipped, evidence)
+
+
+async def judge_record(
+    checked: CheckedRecord, role: StructuredRole, policy: str | None, settings: JudgeSettings
+) -> CheckedRecord:
+    """The LLM judge on a record that passed the rules, as a run would have asked it; a judge
+    that keeps failing leaves the record not accepted, with the error in its verdict."""
+    if not checked.accepted or checked.evidence is None:
+        return checked
+    try:
+        verdict = await judge(role, checked.evidence, policy, settings)
+    except RoleError as error:
+        checked.judge, checked.accepted = {"error": f"{error.cause}: {error.reason}"}, False
+        return checked
+    checked.judge = {**verdict.as_dict(), "summary": judge_summary(verdict)}
+    checked.accepted = verdict.accepted
+    return checked
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any] | None]:
@@ -142,7 +177,7 @@ def checked_record(checked: CheckedRecord) -> dict[str, Any]:
         "accepted": checked.accepted,
         "checks": [check.as_dict() for check in checked.checks],
         "skipped": checked.skipped,
-        "judge": None,
+        "judge": checked.judge,
         **({"previous": previous} if previous else {}),
     }
     record["metadata"] = meta

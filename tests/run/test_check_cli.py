@@ -61,3 +61,55 @@ def test_check_finds_what_the_rules_reject_in_an_edited_record(tmp_path: Path) -
         "0 pass every rule, 1 fail" in result.stdout and "1 differ from the record's own rule checks" in result.stdout
     )
     assert "failed arguments_grounded: 1" in result.stdout
+
+
+def test_check_with_the_judge_keeps_its_votes_and_reasoning(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert run_cli("run", SCENARIO, "-o", run, "-n", "3", "--model", "mock", "-q", cwd=tmp_path).returncode == 0
+    accepted = read_run(run)["accepted"]
+    out = tmp_path / "judged"
+    result = run_cli(
+        "check",
+        run / "dialogues.jsonl",
+        "--scenario",
+        SCENARIO,
+        "--judge",
+        "--model",
+        "mock",
+        "-c",
+        "2",
+        "-o",
+        out,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    judged = [json.loads(line) for line in (out / "dialogues.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in judged] == [r["id"] for r in accepted]  # input order, whatever the concurrency
+    for record in judged:
+        verdict = record["metadata"]["validation"]["judge"]
+        assert verdict["accepted"] is True and verdict["summary"].startswith("1/1 votes consistent")
+        assert verdict["votes"][0]["reasoning"]
+
+
+def test_a_judge_that_keeps_failing_leaves_the_record_rejected_with_its_cause(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert run_cli("run", SCENARIO, "-o", run, "-n", "2", "--model", "mock", "-q", cwd=tmp_path).returncode == 0
+    total = len(read_run(run)["accepted"])
+    out = tmp_path / "judged"
+    result = run_cli(
+        "check",
+        run / "dialogues.jsonl",
+        "--scenario",
+        SCENARIO,
+        "--judge",
+        "--model",
+        "mock:fail=judge:-1",
+        "-o",
+        out,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"0 pass every rule, {total} fail; the judge failed on {total}" in result.stdout
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert len(rejected) == total
+    assert all("error" in r["metadata"]["validation"]["judge"] for r in rejected)
