@@ -1,4 +1,5 @@
-"""Comparing texts: is a reply a repeat of something already said, what is a text about.
+"""Comparing texts: is a reply a repeat of something already said, what is a text about, does a
+customer's message speak as the agent.
 
 Small models copy. The 1.5B model, as the assistant, repeats its own earlier answer or the
 customer's request word for word; as the customer it repeats the agent or itself. The aids for
@@ -106,3 +107,39 @@ def repeats(text: str, earlier: Iterable[str]) -> bool:
         if difflib.SequenceMatcher(None, words, other_words, autojunk=False).ratio() >= REPEAT_SIMILARITY:
             return True
     return False
+
+
+# What a customer has and an agent asks for: "your email", "your order number".
+_OWN_DETAILS = (
+    r"(?:full name|name|e-?mail(?: address)?|phone(?: number)?|address|order|account|booking|reservation"
+    r"|ticket|date of birth|birthday|customer|member|employee|user ?name|details|information|id|number)"
+)
+
+# Phrases only the support side says. A customer message that contains one is the model
+# answering as the agent it was tuned to be.
+_AGENT_VOICE = re.compile(
+    r"\b(?:how (?:can|may) i (?:help|assist)"
+    r"|i(?:'|\u2019)?d be (?:happy|glad) to (?:help|assist)"
+    r"|i(?:'|\u2019)?ll do my best to (?:help|assist)"
+    r"|thanks? (?:you )?for contacting"
+    # The customer's own details are "my email"; "your email" is the agent's view of them. Only
+    # a customer's own details count: "could you provide your supervisor's name?" is a customer's.
+    r"|(?:(?:can|could) you (?:please )?|please )provide (?:me with )?your (?:\w+ )?"
+    + _OWN_DETAILS
+    + r"|i (?:cannot|can't|can\u2019t|can not|don't|don\u2019t|do not) (?:provide|give|share|have) (?:access to )?"
+    r"your (?:\w+ )?" + _OWN_DETAILS + r")\b"
+    # Asking for "more details" with nothing after it: the agent's question to a vague request.
+    r"|\b(?:can|could) you (?:please )?provide (?:me with )?(?:more|further) (?:details|information)\s*[?.!]",
+    re.IGNORECASE,
+)
+
+
+def agent_phrase(text: str) -> str | None:
+    """The first phrase of a customer's message that only the support agent would say, if any."""
+    match = _AGENT_VOICE.search(text)
+    return match.group() if match else None
+
+
+def sounds_like_agent(text: str) -> bool:
+    """Whether a customer's message contains a phrase only the support agent would say."""
+    return _AGENT_VOICE.search(text) is not None

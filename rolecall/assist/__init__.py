@@ -14,10 +14,10 @@ from rolecall.assist._heuristics import (
     in_first_person,
     is_closing,
     names_all_words,
-    sounds_like_agent,
 )
 from rolecall.assist._policy import AIDED_ROLES, AssistPolicy
 from rolecall.assist._user import GOAL_REMINDERS, Detail, TurnState, TurnUser, UserAids, UserTurn
+from rolecall.text import sounds_like_agent
 
 __all__ = [
     "AIDED_ROLES",

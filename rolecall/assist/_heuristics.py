@@ -1,5 +1,7 @@
 """Heuristics about what a simulated customer's message is, for the aids only.
 
+(``sounds_like_agent`` lives in ``rolecall.text``: the validator's ``user_text_clean`` uses it too.)
+
 None of these decides anything when the aids are off: they tell the aids whether a user reply
 speaks as the agent, closes the conversation, confirms a proposal, or answers a question. They
 are small regular expressions tuned on the 1.5B model's habits, not English at large.
@@ -10,38 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# What a customer has and an agent asks for: "your email", "your order number".
-_OWN_DETAILS = (
-    r"(?:full name|name|e-?mail(?: address)?|phone(?: number)?|address|order|account|booking|reservation"
-    r"|ticket|date of birth|birthday|customer|member|employee|user ?name|details|information|id|number)"
-)
-
-# Phrases only the support side says. A customer message that contains one is the model
-# answering as the agent it was tuned to be.
-_AGENT_VOICE = re.compile(
-    r"\b(?:how (?:can|may) i (?:help|assist)"
-    r"|i(?:'|\u2019)?d be (?:happy|glad) to (?:help|assist)"
-    r"|i(?:'|\u2019)?ll do my best to (?:help|assist)"
-    r"|thanks? (?:you )?for contacting"
-    # The customer's own details are "my email"; "your email" is the agent's view of them. Only
-    # a customer's own details count: "could you provide your supervisor's name?" is a customer's.
-    r"|(?:(?:can|could) you (?:please )?|please )provide (?:me with )?your (?:\w+ )?"
-    + _OWN_DETAILS
-    + r"|i (?:cannot|can't|can\u2019t|can not|don't|don\u2019t|do not) (?:provide|give|share|have) (?:access to )?"
-    r"your (?:\w+ )?" + _OWN_DETAILS + r")\b"
-    # Asking for "more details" with nothing after it: the agent's question to a vague request.
-    r"|\b(?:can|could) you (?:please )?provide (?:me with )?(?:more|further) (?:details|information)\s*[?.!]",
-    re.IGNORECASE,
-)
-
-
 # How a customer's message starts when it closes the conversation rather than asking for more.
 _CLOSING = re.compile(r"^\W*(?:thanks?|thank you|great|perfect|wonderful|awesome|excellent|got it)\b", re.IGNORECASE)
-
-
-def sounds_like_agent(text: str) -> bool:
-    """Whether a customer's message contains a phrase only the support agent would say."""
-    return _AGENT_VOICE.search(text) is not None
 
 
 # An agent's message that asks the customer for something, as opposed to one that tells.

@@ -23,11 +23,10 @@ from rolecall.assist._heuristics import (
     gives_new_value,
     is_closing,
     names_all_words,
-    sounds_like_agent,
 )
 from rolecall.assist._policy import AssistPolicy
 from rolecall.prompts import render
-from rolecall.text import repeats
+from rolecall.text import repeats, sounds_like_agent
 
 # (label as a customer says it, value as written): ("order number", "W-48213")
 Detail = tuple[str, str]

@@ -14,6 +14,7 @@ from typing import Any
 
 from rolecall.planning import descendants, literal_values
 from rolecall.scenario import name_words
+from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence
 from rolecall.validators._plan_match import match_plan, planned_calls
@@ -224,6 +225,9 @@ def user_text_clean(evidence: DialogueEvidence) -> CheckResult:
         found += [f"JSON {show(span)}" for span in _json_spans(text)]
         if re.search(r"\btool_calls\b", text):
             found.append("'tool_calls'")
+        voice = agent_phrase(text)
+        if voice:
+            found.append(f"the agent's words {voice!r}")
         problems += [f"message {index}: {what}" for what in found]
     return _outcome("user_text_clean", problems)
 

@@ -296,6 +296,11 @@ VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
         "message 7: JSON",
     ),
     (
+        "user_text_clean",
+        lambda e: set_user(e, 7, "How can I help you today? Please cancel ORD-1001, it arrived too late."),
+        "message 7: the agent's words 'How can I help'",
+    ),
+    (
         "no_hidden_narration",
         lambda e: set_user(e, 7, "Please cancel ORD-1001 for CUST-4821, it arrived too late."),
         "message 7 states 'CUST-4821' from hidden $1 find_customer_by_email",
