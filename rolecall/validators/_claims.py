@@ -205,6 +205,8 @@ def _stated(member: str, text: str) -> bool:
 
 def _status_problems(index: int, text: str, evidence: DialogueEvidence, fields: dict[str, set[str]]) -> list[str]:
     """A status stated while the results show another one for that field, and nowhere this one."""
+    if not fields:
+        return []
     results = [parsed(m.get("content")) for m in evidence.messages[:index] if m.get("role") == "tool"]
     pairs = [pair for result in results for pair in _leaves_by_key(result)]
     # Another field may hold the same word ("approved" as a request's status and as an approval's).
@@ -213,13 +215,17 @@ def _status_problems(index: int, text: str, evidence: DialogueEvidence, fields: 
     for key, leaf in pairs:
         if key in fields and isinstance(leaf, str):
             seen.setdefault(key, set()).add(leaf)
+    # Longest first, over every status field, so "pending approval" is not also read as "pending".
+    stated_anywhere, rest = set(), text
+    for member in sorted(set().union(*fields.values()), key=len, reverse=True):
+        if len(member) >= 4 and member.casefold() not in anywhere and _stated(member, rest):
+            stated_anywhere.add(member)
+        words = r"[\s_-]+".join(map(re.escape, member.replace("_", " ").split()))
+        rest = re.sub(rf"(?<![\w-]){words}(?![\w-])", " ", rest, flags=re.IGNORECASE)
     problems = []
     for name, members in fields.items():
-        actual = seen.get(name)
-        if not actual:
-            continue
-        stated = {m for m in members if len(m) >= 4 and m.casefold() not in anywhere and _stated(m, text)}
-        if stated:
+        actual, stated = seen.get(name), members & stated_anywhere
+        if actual and stated:
             problems.append(
                 f"message {index} says {', '.join(sorted(stated))}, but {name} in the results is "
                 f"{', '.join(sorted(actual))}"

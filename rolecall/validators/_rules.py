@@ -21,10 +21,13 @@ from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
     argument_leaves,
     content_text,
+    dollars_as_cents,
     exempt,
     grounded,
+    in_cents,
     is_identifier,
     is_number,
+    keyed_numbers,
     keyed_strings,
     name_pattern,
     norm,
@@ -143,6 +146,10 @@ def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
         texts = user_texts + background_texts + [text for result in results for text in texts_of(result)]
         leaves = background_leaves + [leaf for result in results for leaf in literal_values(result)]
         keyed = background_keyed + [pair for result in results for pair in keyed_strings(result)]
+        # An amount in cents is grounded by a number only where that number is in cents too: a
+        # field in cents, or a text (not a JSON dump, where a price in dollars is a bare number).
+        cents_leaves = [n for value in [*background, *results] for key, n in keyed_numbers(value) if "cents" in key]
+        cents_texts = user_texts + [norm(text) for _, text in keyed]
         tool = evidence.tools.get(view.name)
         for path, value, schema in argument_leaves(view.arguments, tool.parameters if tool else {}):
             name, where = _leaf_name(path), f"{view.call_id} {view.name}: {path}={show(value)}"
@@ -151,8 +158,12 @@ def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
                 problems.append(f"{where} is {kind}, not an identifier")
             elif exempt(value, schema):
                 continue
-            elif not grounded(value, texts, leaves, schema, name):
+            elif in_cents(name, schema) and not grounded(value, cents_texts, cents_leaves, schema, name):
+                problems.append(f"{where} appears nowhere before the call in cents")
+            elif not in_cents(name, schema) and not grounded(value, texts, leaves, schema, name):
                 problems.append(f"{where} appears nowhere before the call")
+            elif in_cents(name, schema) and dollars_as_cents(value, user_texts):
+                problems.append(f"{where} is the user's ${value} in dollars, not in cents")
             elif is_identifier(name) and not grounded(value, user_texts, [], schema, name):
                 source = other_kind_source(value, name, keyed)
                 if source:
@@ -243,10 +254,12 @@ def no_hidden_narration(evidence: DialogueEvidence) -> CheckResult:
             secrets: list[str] = []
             if call.id in match.made:
                 view = match.calls[match.made[call.id]]
-                # Values the user stated before the lookup were theirs to know, not narration.
+                # Values the user stated before the lookup were theirs to know, not narration; but
+                # not an internal id the user has no fact for: knowing it skips the hidden step.
                 before = " ".join(said(messages, "user", view.position))
+                ids = {v for key, v in keyed_strings(view.result) if is_identifier(key)}
                 strings = [v for v in literal_values(view.result) if isinstance(v, str) and len(v.strip()) >= 4]
-                secrets = [v for v in strings if norm(v) not in known and norm(v) not in before]
+                secrets = [v for v in strings if norm(v) not in known and (v in ids or norm(v) not in before)]
             for index, message in enumerate(messages):
                 if message.get("role") != "user":
                     continue

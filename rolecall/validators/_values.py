@@ -168,15 +168,31 @@ def in_cents(name: str, schema: Mapping[str, Any]) -> bool:
     return "cents" in name.lower() or "cents" in str(schema.get("description", "")).lower()
 
 
+def _currency_amounts(text: str) -> list[float]:
+    """The amounts ``text`` states with a currency ("$100", "12.5 usd")."""
+    found = (as_number((m.group(1) or m.group(2)).replace(",", ".")) for m in _CURRENCY_AMOUNT.finditer(text))
+    return [amount for amount in found if amount is not None]
+
+
 def _cents_in(value: int | float, text: str) -> bool:
     """Whether ``text`` states ``value`` cents: as a bare number, or as a currency amount x 100
     ("$100" is 10000 cents, never 100)."""
-    for match in _CURRENCY_AMOUNT.finditer(text):
-        amount = as_number((match.group(1) or match.group(2)).replace(",", "."))
-        if amount is not None and round(amount * 100) == value:
-            return True
+    if any(round(amount * 100) == value for amount in _currency_amounts(text)):
+        return True
     bare = _CURRENCY_AMOUNT.sub(" ", text)  # amounts with a unit are dollars, not cents
     return number_in(value, bare)
+
+
+def dollars_as_cents(value: Any, texts: list[str]) -> bool:
+    """Whether the user stated ``value`` only as a currency amount ("$4"), never as that many
+    cents (a bare number, or a currency amount x 100): an amount in cents that is really dollars."""
+    if not is_number(value):
+        return False
+    amounts = [amount for text in texts for amount in _currency_amounts(text)]
+    if value not in amounts:
+        return False
+    as_cents = any(round(amount * 100) == value for amount in amounts)
+    return not as_cents and not any(number_in(value, _CURRENCY_AMOUNT.sub(" ", text)) for text in texts)
 
 
 def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[str, Any], name: str = "") -> bool:
@@ -184,7 +200,8 @@ def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[st
     equals a number leaf; an amount in cents must match a stated amount in its own unit; prose
     is grounded when most of its content words were said."""
     if isinstance(value, str):
-        if any(_token_in(norm(value), text) for text in texts):
+        # As in plan matching, a final full stop is not part of the value.
+        if any(_token_in(norm(value).rstrip(".!") or norm(value), text) for text in texts):
             return True
         if not is_prose(value, schema):
             return False
@@ -235,6 +252,18 @@ def keyed_strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
         for item in value:
             yield from keyed_strings(item, key)
     elif isinstance(value, str):
+        yield key, value
+
+
+def keyed_numbers(value: Any, key: str = "") -> Iterator[tuple[str, int | float]]:
+    """(lower-cased name of the field that holds it, number) for every number leaf."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from keyed_numbers(item, str(name).lower())
+    elif isinstance(value, list):
+        for item in value:
+            yield from keyed_numbers(item, key)
+    elif is_number(value):
         yield key, value
 
 

@@ -615,8 +615,13 @@ def test_narrating_the_hidden_step_by_its_name() -> None:
     [
         # The assistant told the user the id first: repeating it is not narration.
         lambda e: e.messages[6].update(content="Your customer id is CUST-4821; you have ORD-1001 and ORD-1002."),
-        # The user knew the id from the start (said before the lookup).
-        lambda e: set_user(e, 1, f"I'm Ana ({EMAIL}, customer CUST-4821). Which open orders do I have?"),
+        # The user knew the id from the start: it is one of the persona's facts.
+        lambda e: (
+            e.facts.update(customer_id="CUST-4821"),
+            set_user(e, 1, f"I'm Ana ({EMAIL}, customer CUST-4821). Which open orders do I have?"),
+        ),
+        # A value that is not an id, said before the lookup, was the user's to know.
+        lambda e: set_user(e, 1, f"I'm Ana Ruiz ({EMAIL}). Which open orders do I have?"),
         # Known facts and short values are not secrets.
         lambda e: set_user(e, 7, "This is Ana Ruiz: please cancel ORD-1001, it arrived too late."),
     ],
@@ -704,6 +709,11 @@ def test_an_id_is_grounded_as_a_whole_token_not_as_part_of_another() -> None:
         ("Please refund 100 dollars.", 10000, True),
         ("Please refund $12.50.", 1250, True),
         ("Please refund 1250 cents.", 1250, True),
+        # An earlier result lists 45 as a price (dollars) and 4500 in cents: only the latter counts.
+        ("", 45, False),
+        ("", 4500, True),
+        # The user said $45; an order total of 45 in cents elsewhere does not make 45 right.
+        ("Please refund the $45 I paid.", 45, False),
     ],
 )
 def test_an_amount_in_cents_is_grounded_in_its_own_unit(said: str, cents: int, grounded: bool) -> None:
@@ -711,6 +721,8 @@ def test_an_amount_in_cents_is_grounded_in_its_own_unit(said: str, cents: int, g
     evidence.tools["cancel_order"].parameters["properties"]["refund_cents"] = {"type": "integer"}
     set_user(evidence, 7, f"Please cancel ORD-1001, it arrived too late. {said}")
     set_arguments(evidence, "call_3", refund_cents=cents)
+    prices = {"orders": [{"order_id": "ORD-1001", "status": "open", "price": 45, "total_cents": 4500}]}
+    set_result(evidence, "call_2", {**prices, "shipping_cents": 45 if said else 0})
     assert check(evidence, "arguments_grounded")[0] is grounded
 
 
@@ -893,5 +905,26 @@ def test_free_text_matches_the_plan_whatever_its_case_spacing_and_final_full_sto
     evidence = base()
     set_arguments(evidence, "call_3", reason="Arrived  too LATE.")
     assert failing(evidence) == {}
+    set_user(evidence, 7, "Please cancel ORD-1001: it arrived too late, sadly")  # said without the stop
+    assert failing(evidence) == {}
     set_arguments(evidence, "call_3", reason="arrived too early")
     assert "goal_calls_made" in failing(evidence)
+
+
+def test_an_internal_id_the_user_has_no_fact_for_is_narration_even_before_the_lookup() -> None:
+    evidence = base()
+    set_user(evidence, 1, f"I'm Ana ({EMAIL}, customer CUST-4821). Which open orders do I have?")
+    passed, why = check(evidence, "no_hidden_narration")
+    assert not passed and "message 1 states 'CUST-4821' from hidden $1 find_customer_by_email" in why
+
+
+def test_a_longer_status_is_not_also_read_as_the_shorter_one_inside_it() -> None:
+    evidence = base()
+    members = ["pending", "pending_approval", "open"]
+    orders = evidence.output_schemas["list_orders"]["properties"]["orders"]["items"]["properties"]
+    orders["status"] = {"type": "string", "enum": members}
+    set_result(evidence, "call_2", {"orders": [{"order_id": "ORD-1001", "status": "pending_approval"}]})
+    evidence.messages[6]["content"] = "ORD-1001 is pending approval."
+    assert check(evidence, "claims_match_results") == (True, "")
+    evidence.messages[6]["content"] = "ORD-1001 is pending."
+    assert not check(evidence, "claims_match_results")[0]
