@@ -56,13 +56,18 @@ async def judge(
     role: StructuredRole, evidence: DialogueEvidence, policy: str | None, settings: JudgeSettings
 ) -> JudgeVerdict:
     goals = "; ".join(turn.goal for turn in evidence.turns) or "(not recorded)"
-    prompt = render(
-        "judge/dialogue",
-        policy=policy or "(none)",
-        goals=goals,
-        transcript=transcript(evidence.messages),
-    )
-    votes = [await role.ask(render("judge/system"), prompt, JudgeReply) for _ in range(settings.votes)]
+    system, votes = render("judge/system"), []
+    for vote in range(settings.votes):
+        # Each vote's prompt says which review it is: a model with a fixed seed (the embedded
+        # one) would otherwise give the same answer every time, and the votes would mean nothing.
+        prompt = render(
+            "judge/dialogue",
+            policy=policy or "(none)",
+            goals=goals,
+            transcript=transcript(evidence.messages),
+            review=f"{vote + 1} of {settings.votes}",
+        )
+        votes.append(await role.ask(system, prompt, JudgeReply))
     return JudgeVerdict(tally(votes, settings.mode), votes, settings.mode)
 
 

@@ -195,5 +195,5 @@ def tool_body(tool: str, arguments: dict[str, Any], name: str | None = None, in_
 
 
 def judge_body() -> dict[str, Any]:
-    prompt = render("judge/dialogue", policy=POLICY, goals="cancel an order", transcript="user: hi")
+    prompt = render("judge/dialogue", policy=POLICY, goals="cancel an order", transcript="user: hi", review="1 of 1")
     return _chat(render("judge/system"), prompt, "JudgeReply")

@@ -64,3 +64,12 @@ def test_votes_are_combined_by_mode(votes: list[str], mode: str, accepted: bool)
     verdict = asyncio.run(judge(role, evidence, "Policy text", JudgeSettings(votes=len(votes), mode=mode)))
     assert verdict.accepted is accepted and len(verdict.votes) == len(votes)
     assert "Policy text" in role.prompts[0] and "cancel W-1" in role.prompts[0]
+
+
+def test_each_vote_is_asked_as_its_own_review_so_a_fixed_seed_model_can_differ() -> None:
+    role = Votes(["yes", "no", "yes"])
+    evidence = DialogueEvidence(messages=MESSAGES, tools={}, turns=[TurnPlan(goal="cancel W-1", calls=[])])
+    verdict = asyncio.run(judge(role, evidence, "Policy text", JudgeSettings(votes=3)))
+    assert verdict.accepted and [v.consistent for v in verdict.votes] == ["yes", "no", "yes"]
+    assert len(set(role.prompts)) == 3
+    assert all(f"Review {k} of 3" in prompt for k, prompt in enumerate(role.prompts, 1))
