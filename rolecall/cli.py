@@ -41,6 +41,19 @@ class AssistChoice(enum.StrEnum):
     small_model = "small_model"
 
 
+class ExportFormat(enum.StrEnum):
+    openai = "openai"
+    sharegpt = "sharegpt"
+    hermes = "hermes"
+    parquet = "parquet"
+
+
+class CodeWrittenChoice(enum.StrEnum):
+    drop = "drop"
+    flag = "flag"
+    keep = "keep"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"rolecall {__version__}")
@@ -348,6 +361,44 @@ def _check(
             handle.close()
     for line in summary.lines():
         typer.echo(line)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run's output folder.", show_default=False)],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Layout to write.")] = ExportFormat.openai,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default: RUN_DIR/export-FORMAT.jsonl|.parquet).")
+    ] = None,
+    include: Annotated[
+        list[str], typer.Option("--include", help="Outcomes to export: accepted, rejected, failed (repeatable).")
+    ] = ["accepted"],  # noqa: B006 - typer reads the default, it is never mutated
+    code_written: Annotated[
+        CodeWrittenChoice,
+        typer.Option(
+            "--code-written",
+            help="Dialogues with user or assistant text written by code (the aids): drop them, flag them "
+            "(a code_written field), or keep them.",
+        ),
+    ] = CodeWrittenChoice.drop,
+) -> None:
+    """Write a run's dialogues in a trainer's format: OpenAI/TRL messages, ShareGPT, Hermes or Parquet."""
+    from rolecall.export import ExportError, export_run
+    from rolecall.run import FILES
+
+    unknown = [outcome for outcome in include if outcome not in FILES]
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: expected {', '.join(FILES)}", param_hint="--include")
+    suffix = "parquet" if fmt is ExportFormat.parquet else "jsonl"
+    target = out or run_dir / f"export-{fmt.value}.{suffix}"
+    try:
+        summary = export_run(run_dir, fmt.value, target, include, code_written.value)
+    except ExportError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    for line in summary.lines():
+        typer.echo(line)
+    typer.echo(f"wrote {target}")
 
 
 @app.command()

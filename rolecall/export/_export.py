@@ -120,11 +120,11 @@ def export_run(
     if not run_dir.is_dir() or not any((run_dir / name).exists() for name in FILES.values()):
         raise ExportError(f"{run_dir} holds no run (no {', '.join(FILES.values())})")
     summary = ExportSummary()
-    rows = _rows(run_dir, fmt, list(outcomes), code, summary)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
-        _write_parquet(rows, out, code == "flag")
+        _write_parquet(run_dir, list(outcomes), code, summary, out)
         return summary
+    rows = _rows(run_dir, fmt, list(outcomes), code, summary)
     partial = out.with_name(out.name + ".partial")
     with partial.open("w", encoding="utf-8") as handle:
         for row in rows:
@@ -133,21 +133,32 @@ def export_run(
     return summary
 
 
-def _write_parquet(rows: Iterator[dict[str, Any]], out: Path, flagged: bool) -> None:
+def _parquet_rows(
+    run_dir: Path, outcomes: list[str], code: CodeWritten, summary: ExportSummary
+) -> Iterator[dict[str, Any]]:
+    yield from _rows(run_dir, "parquet", outcomes, code, summary)
+
+
+def _write_parquet(run_dir: Path, outcomes: list[str], code: CodeWritten, summary: ExportSummary, out: Path) -> None:
     try:
         import datasets
     except ImportError:
         raise ExportError("--format parquet needs Hugging Face datasets: pip install 'rolecall[analysis]'") from None
+    datasets.disable_progress_bars()  # the CLI prints its own summary
     text = datasets.Value("string")
     call = {"id": text, "type": text, "function": {"name": text, "arguments": text}}
     message = {"role": text, "content": text, "tool_calls": [call], "tool_call_id": text, "name": text}
     columns: dict[str, Any] = {"id": text, "outcome": text, "messages": [message], "tools": text, "metadata": text}
-    if flagged:
+    if code == "flag":
         columns["code_written"] = [text]
     with tempfile.TemporaryDirectory(dir=out.parent) as cache:
-        # from_generator streams the rows to Arrow files on disk, so a large run never sits in memory.
+        # from_generator streams the rows to Arrow files on disk, so a large run never sits in
+        # memory; the fresh cache folder means it never reuses an earlier export.
         dataset = datasets.Dataset.from_generator(
-            lambda: rows, features=datasets.Features(columns), cache_dir=cache, keep_in_memory=False
+            _parquet_rows,
+            features=datasets.Features(columns),
+            cache_dir=cache,
+            gen_kwargs={"run_dir": run_dir, "outcomes": outcomes, "code": code, "summary": summary},
         )
         partial = out.with_name(out.name + ".partial")
         dataset.to_parquet(str(partial))
