@@ -34,11 +34,68 @@ def origin_label(origin: dict[str, Any] | None) -> str:
     return f"[{origin['origin']}{': ' + detail if detail else ''}]"
 
 
-def render_record(record: dict[str, Any], width: int) -> Panel:
+def summary_line(record: dict[str, Any]) -> str:
+    """Turns, calls, hidden calls made, and the verdict, on one line."""
+    meta = record.get("metadata") or {}
+    messages = record.get("messages") or []
+    made = [c.get("function", {}).get("name") for m in messages for c in m.get("tool_calls") or []]
+    turns = meta.get("plan", {}).get("turns", [])
+    hidden = [c["name"] for t in turns for c in t.get("calls", []) if c["id"] in t.get("hidden", [])]
+    remaining = list(made)
+    found = 0
+    for name in hidden:  # each hidden call needs a call of its own to that tool
+        if name in remaining:
+            remaining.remove(name)
+            found += 1
+    users = sum(m.get("role") == "user" for m in messages)
+    parts = [f"{users} user turns", f"{len(made)} tool calls"]
+    if hidden:
+        parts.append(f"hidden made {found}/{len(hidden)}")
+    return " · ".join([*parts, _verdict(meta)])
+
+
+def _verdict(meta: dict[str, Any]) -> str:
+    validation = meta.get("validation") or {}
+    if "error" in meta:
+        return "failed"
+    if not validation:
+        return "not validated"
+    failed = [c["name"] for c in validation.get("checks", []) if not c.get("passed")]
+    judge = validation.get("judge") or {}
+    if failed:
+        return "rejected by " + ", ".join(failed)
+    if judge and not judge.get("accepted", True):
+        return "rejected by the judge"
+    return "accepted"
+
+
+def _failures(meta: dict[str, Any]) -> Text:
+    validation = meta.get("validation") or {}
+    failed = [c for c in validation.get("checks", []) if not c.get("passed")]
+    text = Text()
+    if "error" in meta:
+        text.append(f"failed in {meta['error'].get('role')}: {meta['error'].get('message')}", style="red")
+    elif failed:
+        text.append("rejected: " + "; ".join(f"{c['name']}: {c['reason']}" for c in failed), style="yellow")
+    elif (validation.get("judge") or {}).get("accepted") is False:
+        text.append("rejected by the judge: " + (validation.get("judge_summary") or ""), style="yellow")
+    elif validation:
+        text.append("accepted " + (validation.get("judge_summary") or ""), style="green")
+    return text
+
+
+def is_rejected(record: dict[str, Any]) -> bool:
+    return _verdict(record.get("metadata") or {}).startswith(("rejected", "failed"))
+
+
+def render_record(record: dict[str, Any], width: int, failures_first: bool = False) -> Panel:
     hidden = _hidden_names(record)
     meta = record.get("metadata", {})
     origins = meta.get("provenance") or []
     body = Text()
+    if failures_first:
+        body.append_text(_failures(meta))
+        body.append("\n\n")
     for position, message in enumerate(record.get("messages", [])):
         role = message.get("role", "?")
         style = _STYLES.get(role, "")
@@ -64,37 +121,41 @@ def render_record(record: dict[str, Any], width: int) -> Panel:
             content = _clip(content.replace("\n", " "), width)
         body.append(f"{role}: ", style=style)
         body.append(f"{content}\n")
-    validation = meta.get("validation") or {}
-    failed = [c for c in validation.get("checks", []) if not c.get("passed")]
-    footer = Text()
-    if "error" in meta:
-        footer.append(f"failed in {meta['error'].get('role')}: {meta['error'].get('message')}", style="red")
-    elif failed:
-        footer.append("rejected: " + "; ".join(f"{c['name']}: {c['reason']}" for c in failed), style="yellow")
-    elif validation:
-        footer.append("accepted " + (validation.get("judge_summary") or ""), style="green")
-    if footer:
+    footer = _failures(meta)
+    if footer and not failures_first:
         body.append("\n")
         body.append_text(footer)
     persona = meta.get("persona", {}).get("name", "")
     title = f"{record.get('id')}  {persona}  {meta.get('date', '')}  ended: {meta.get('end_reason', '-')}"
-    return Panel(body, title=title, title_align="left")
+    return Panel(body, title=title, title_align="left", subtitle=summary_line(record), subtitle_align="left")
 
 
-def show_file(path: Path, dialogue_id: str | None = None, limit: int = 5, width: int = 160) -> int:
-    """Print up to ``limit`` dialogues from ``path``; returns how many were shown."""
+def show_file(
+    path: Path, dialogue_id: str | None = None, limit: int = 5, width: int = 160, rejected: bool = False
+) -> int:
+    """Print up to ``limit`` dialogues from ``path`` (a .jsonl file, or a run's folder: its
+    dialogues, or with ``rejected`` its rejected and failed ones); returns how many were shown.
+    With ``rejected``, only dialogues that were not accepted, each with its failed checks first."""
     console = Console()
     shown = 0
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if dialogue_id and record.get("id") != dialogue_id:
-                continue
-            console.print(render_record(record, width))
-            shown += 1
-            if shown >= limit:
-                break
+    if path.is_dir():
+        names = ["rejected.jsonl", "failed.jsonl"] if rejected else ["dialogues.jsonl"]
+        paths = [path / name for name in names if (path / name).exists()]
+    else:
+        paths = [path]
+    for file in paths:
+        with file.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if dialogue_id and record.get("id") != dialogue_id:
+                    continue
+                if rejected and not is_rejected(record):
+                    continue
+                console.print(render_record(record, width, failures_first=rejected))
+                shown += 1
+                if shown >= limit:
+                    return shown
     return shown

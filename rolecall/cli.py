@@ -403,15 +403,21 @@ def export(
 
 @app.command()
 def view(
-    file: Annotated[Path, typer.Argument(help="A .jsonl file written by `rolecall run`.", show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A .jsonl file written by `rolecall run`, or a run's folder.", show_default=False)
+    ],
     dialogue_id: Annotated[str | None, typer.Option("--id", help="Show only this dialogue.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-l", min=1, help="Show at most this many.")] = 5,
     width: Annotated[int, typer.Option("--width", help="Truncate tool results to this many characters.")] = 160,
+    rejected: Annotated[
+        bool, typer.Option("--rejected", help="Only dialogues not accepted, their failed checks first.")
+    ] = False,
 ) -> None:
-    """Print dialogues readably: roles coloured, tool calls compact, hidden calls marked."""
+    """Print dialogues readably: roles coloured, tool calls compact, hidden calls marked, and a
+    summary line (turns, calls, hidden calls made, verdict) under each."""
     from rolecall._view import show_file
 
-    shown = show_file(file, dialogue_id=dialogue_id, limit=limit, width=width)
+    shown = show_file(file, dialogue_id=dialogue_id, limit=limit, width=width, rejected=rejected)
     if shown == 0:
         typer.echo("no dialogue to show" + (f" with id {dialogue_id}" if dialogue_id else ""), err=True)
         raise typer.Exit(1)
