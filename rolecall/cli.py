@@ -402,6 +402,39 @@ def export(
 
 
 @app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run's output folder.", show_default=False)],
+    reference: Annotated[
+        list[str],
+        typer.Option(
+            "--reference",
+            "-r",
+            help="[LABEL=]FILE: a JSONL of OpenAI-format conversations to compare with (repeatable).",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, it is never mutated
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+) -> None:
+    """Corpus statistics of a run (turns, calls, data dependencies, chains, provenance, cost) beside
+    reference conversations, with Jensen-Shannon distances and their noise floors."""
+    from rolecall.report import ReportError, build_report, print_report
+
+    references = []
+    for item in reference:
+        label, _, path = item.rpartition("=")
+        references.append((label or Path(path).stem, Path(path)))
+    try:
+        result = build_report(run_dir, references)
+    except ReportError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    print_report(result)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {json_out}")
+
+
+@app.command()
 def view(
     file: Annotated[
         Path, typer.Argument(help="A .jsonl file written by `rolecall run`, or a run's folder.", show_default=False)
