@@ -413,6 +413,9 @@ def report(
         ),
     ] = [],  # noqa: B006 - typer reads the default, it is never mutated
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML page with plots here.")
+    ] = None,
 ) -> None:
     """Corpus statistics of a run (turns, calls, data dependencies, chains, provenance, cost) beside
     reference conversations, with Jensen-Shannon distances and their noise floors."""
@@ -432,6 +435,17 @@ def report(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         typer.echo(f"wrote {json_out}")
+    if html_out is not None:
+        from rolecall.report import render_html
+
+        try:
+            page = render_html(result)
+        except ImportError:
+            typer.echo("error: --html needs matplotlib: pip install 'rolecall[analysis]'", err=True)
+            raise typer.Exit(EXIT_INVALID) from None
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(page, encoding="utf-8")
+        typer.echo(f"wrote {html_out}")
 
 
 @app.command()

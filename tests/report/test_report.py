@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +136,47 @@ def test_report_of_a_mock_run_against_the_tau_bench_reference(tmp_path: Path) ->
 def test_report_refuses_a_folder_without_a_run(tmp_path: Path) -> None:
     result = run_cli("report", tmp_path, cwd=tmp_path)
     assert result.returncode == 2 and "holds no run" in result.stderr
+
+
+HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
+
+
+def _browser() -> str | None:
+    return next((path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None)
+
+
+def test_the_html_page_loads_offline_in_a_headless_browser_and_shows_every_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail(".ci/run installs Debian's chromium for this test; it is missing")
+        pytest.skip("no chromium here (apt-get install chromium)")
+    out = tmp_path / "run"
+    made = run_cli("run", SCENARIOS / "retail_orders.yaml", "-o", out, "-n", "6", "--model", "mock", "-q", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    page = tmp_path / "report.html"
+    result = run_cli("report", out, "--html", page, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text  # nothing to fetch: it opens offline
+    shown = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    title = re.search(r"<title>(.*?)</title>", shown.stdout)
+    assert title is not None, shown.stderr[-2000:]
+    # The page's own script counts the images that decoded and drew, and reports any error.
+    match = re.fullmatch(r"rolecall report: (\d+) of (\d+) plots shown", title.group(1))
+    assert match is not None, title.group(1)
+    assert match.group(1) == match.group(2) and int(match.group(2)) >= 4  # 4 distributions (+ funnel, cost)
