@@ -180,3 +180,12 @@ def test_the_html_page_loads_offline_in_a_headless_browser_and_shows_every_plot(
     match = re.fullmatch(r"rolecall report: (\d+) of (\d+) plots shown", title.group(1))
     assert match is not None, title.group(1)
     assert match.group(1) == match.group(2) and int(match.group(2)) >= 4  # 4 distributions (+ funnel, cost)
+
+
+def test_the_tau_retail_scenario_loads_the_shared_tools(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[2] / "benchmarks" / "scenarios" / "tau_retail.yaml"
+    if not (Path(__file__).resolve().parents[3] / "shared" / "data" / "references").exists():
+        pytest.skip("the shared reference corpus is not beside the checkout")
+    result = run_cli("validate", scenario, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "16 tools" in result.stdout
