@@ -10,8 +10,10 @@ redraft such replies; the planner uses the topic stems to draw chains of tools.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 # Replies this short ("Thank you!", "You're welcome.") are fine to say twice.
 MAX_FREE_REPEAT_WORDS = 2
@@ -143,3 +145,13 @@ def agent_phrase(text: str) -> str | None:
 def sounds_like_agent(text: str) -> bool:
     """Whether a customer's message contains a phrase only the support agent would say."""
     return _AGENT_VOICE.search(text) is not None
+
+
+def json_or_text(value: Any) -> Any:
+    """A message's content or a call's arguments as JSON where they are JSON, else as given."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

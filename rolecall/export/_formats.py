@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from rolecall.prompts import render
+from rolecall.text import json_or_text
 
 # Origins of conversation text (user or assistant) that code wrote rather than a model: what a
 # trainer would learn from without knowing it. Tool results that code wrote (an injected fault)
@@ -29,13 +30,7 @@ def code_written(record: dict[str, Any]) -> list[str]:
 
 def _arguments(call: dict[str, Any]) -> Any:
     """A call's arguments as an object (chat templates expect one); unparsable text stays text."""
-    raw = call.get("function", {}).get("arguments")
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+    return json_or_text(call.get("function", {}).get("arguments"))
 
 
 def _functions(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,13 +106,7 @@ def to_sharegpt(record: dict[str, Any]) -> dict[str, Any]:
 
 def _json_list(texts: list[str]) -> str:
     """Tool results as one JSON list (each result parsed where it is JSON)."""
-    items = []
-    for text in texts:
-        try:
-            items.append(json.loads(text))
-        except ValueError:
-            items.append(text)
-    return json.dumps(items, ensure_ascii=False)
+    return json.dumps([json_or_text(text) for text in texts], ensure_ascii=False)
 
 
 def to_hermes(record: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +128,10 @@ def to_hermes(record: dict[str, Any]) -> dict[str, Any]:
             turns.append({"from": "gpt", "value": "\n".join(parts)})
         elif role == "tool":
             body = json.dumps(
-                {"name": names.get(message.get("tool_call_id") or "", ""), "content": _parsed(message.get("content"))},
+                {
+                    "name": names.get(message.get("tool_call_id") or "", ""),
+                    "content": json_or_text(message.get("content")),
+                },
                 ensure_ascii=False,
             )
             block = f"<tool_response>\n{body}\n</tool_response>"
@@ -148,15 +140,6 @@ def to_hermes(record: dict[str, Any]) -> dict[str, Any]:
             else:
                 turns.append({"from": "tool", "value": block})
     return {"conversations": turns}
-
-
-def _parsed(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 CONVERTERS = {"openai": to_openai, "sharegpt": to_sharegpt, "hermes": to_hermes}

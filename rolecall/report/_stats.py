@@ -15,9 +15,10 @@ The *chain length* is the number of calls on the longest path call -> call that 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from rolecall.text import json_or_text
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,6 @@ def _leaves(value: Any) -> list[Any]:
     return [value]
 
 
-def _parse(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -104,7 +96,7 @@ def conversation_stats(messages: list[dict[str, Any]]) -> ConversationStats:
     results: dict[str, list[Any]] = {}  # call id -> leaves of its result
     for message in messages:
         if message.get("role") == "tool":
-            results.setdefault(message.get("tool_call_id") or "", _leaves(_parse(message.get("content"))))
+            results.setdefault(message.get("tool_call_id") or "", _leaves(json_or_text(message.get("content"))))
     calls: list[tuple[str, str, list[Any]]] = []  # (id, name, argument leaves), in order
     parallel = 0
     for message in messages:
@@ -114,7 +106,9 @@ def conversation_stats(messages: list[dict[str, Any]]) -> ConversationStats:
         parallel += len(made) >= 2
         for call in made:
             function = call.get("function") or {}
-            calls.append((call.get("id") or "", function.get("name") or "", _leaves(_parse(function.get("arguments")))))
+            calls.append(
+                (call.get("id") or "", function.get("name") or "", _leaves(json_or_text(function.get("arguments"))))
+            )
     strict_calls = loose_calls = leaves_total = leaves_from = 0
     chain: list[int] = []
     for index, (_, _, arguments) in enumerate(calls):

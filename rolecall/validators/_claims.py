@@ -23,12 +23,12 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rolecall.scenario import name_words
 from rolecall.validators._evidence import DialogueEvidence, ToolCallView
-from rolecall.validators._values import content_text, norm, parsed, show, texts_of
+from rolecall.validators._values import content_text, keyed_leaves, norm, parsed, show, texts_of
 
 # An identifier: letters and digits joined by - or _ ("ORD-1001", "rf_41qfs5ebk16j"), or capitals
 # followed by three or more digits ("INC0012345"). "24-hour" and "2-step" are a number and a word.
@@ -71,17 +71,6 @@ _NEGATION_BEFORE = re.compile(
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]?")  # "59.90" does not end a sentence
 
 
-def _leaves_by_key(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for name, item in value.items():
-            yield from _leaves_by_key(item, str(name))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves_by_key(item, key)
-    elif value is not None:
-        yield key, value
-
-
 def _number(text: str) -> float | None:
     try:
         return float(text.replace(",", ""))
@@ -115,7 +104,7 @@ class _Known:
         numbers = [n for text in said + calls for n in _numbers_in(text)]
         returned: list[float] = []
         cents: list[float] = []  # a field in cents is an amount only once divided by 100
-        for key, leaf in (pair for value in [*results, *background] for pair in _leaves_by_key(value)):
+        for key, leaf in (pair for value in [*results, *background] for pair in keyed_leaves(value)):
             if isinstance(leaf, bool):
                 continue
             if isinstance(leaf, int | float):
@@ -208,7 +197,7 @@ def _status_problems(index: int, text: str, evidence: DialogueEvidence, fields: 
     if not fields:
         return []
     results = [parsed(m.get("content")) for m in evidence.messages[:index] if m.get("role") == "tool"]
-    pairs = [pair for result in results for pair in _leaves_by_key(result)]
+    pairs = [pair for result in results for pair in keyed_leaves(result)]
     # Another field may hold the same word ("approved" as a request's status and as an approval's).
     anywhere = {leaf.casefold() for _, leaf in pairs if isinstance(leaf, str)}
     seen: dict[str, set[str]] = {}

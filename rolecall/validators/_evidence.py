@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from rolecall.planning import PriorCall, TurnPlan
 from rolecall.scenario import Tool
+from rolecall.text import json_or_text
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class DialogueEvidence:
         answers: dict[str, Any] = {}
         for message in self.messages:
             if message.get("role") == "tool" and message.get("tool_call_id") not in answers:
-                answers[message.get("tool_call_id")] = _parse(message.get("content"))
+                answers[message.get("tool_call_id")] = json_or_text(message.get("content"))
         views = []
         for position, message in enumerate(self.messages):
             if message.get("role") != "assistant":
@@ -67,7 +67,7 @@ class DialogueEvidence:
             for call in message.get("tool_calls") or []:
                 function = call.get("function", {})
                 raw = function.get("arguments", "")
-                parsed = _parse(raw)
+                parsed = json_or_text(raw)
                 call_id = call.get("id", "")
                 views.append(
                     ToolCallView(
@@ -85,12 +85,3 @@ class DialogueEvidence:
 
     def user_texts(self) -> list[str]:
         return [str(m.get("content") or "") for m in self.messages if m.get("role") == "user"]
-
-
-def _parse(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text

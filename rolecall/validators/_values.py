@@ -14,7 +14,7 @@ import jsonschema
 
 from rolecall.planning import literal_values
 from rolecall.scenario import name_words, names_other_thing, value_validator
-from rolecall.text import plain_words
+from rolecall.text import json_or_text, plain_words
 
 # Free text that someone composes (a ticket summary, an order note) rather than copies: a string
 # of at least this many words, in a parameter with no enum, pattern or format. It is grounded by
@@ -96,11 +96,7 @@ def texts_of(value: Any) -> list[str]:
     return [norm(json.dumps(value, ensure_ascii=False)), *leaves]
 
 
-def parsed(content: Any) -> Any:
-    try:
-        return json.loads(content) if isinstance(content, str) else content
-    except ValueError:
-        return content
+parsed = json_or_text  # the name the rules use
 
 
 def argument_leaves(value: Any, schema: Any, path: str = "") -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
@@ -242,29 +238,26 @@ def wrong_kind(value: Any, name: str, schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def keyed_strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    """(name of the field that holds it, text) for every string leaf; a list's items take the
+def keyed_leaves(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """(name of the field that holds it, scalar) for every scalar leaf; a list's items take the
     list's name."""
     if isinstance(value, dict):
         for name, item in value.items():
-            yield from keyed_strings(item, str(name))
+            yield from keyed_leaves(item, str(name))
     elif isinstance(value, list):
         for item in value:
-            yield from keyed_strings(item, key)
-    elif isinstance(value, str):
+            yield from keyed_leaves(item, key)
+    elif value is not None:
         yield key, value
 
 
-def keyed_numbers(value: Any, key: str = "") -> Iterator[tuple[str, int | float]]:
-    """(lower-cased name of the field that holds it, number) for every number leaf."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            yield from keyed_numbers(item, str(name).lower())
-    elif isinstance(value, list):
-        for item in value:
-            yield from keyed_numbers(item, key)
-    elif is_number(value):
-        yield key, value
+def keyed_strings(value: Any) -> Iterator[tuple[str, str]]:
+    return ((key, leaf) for key, leaf in keyed_leaves(value) if isinstance(leaf, str))
+
+
+def keyed_numbers(value: Any) -> Iterator[tuple[str, int | float]]:
+    """(lower-cased field name, number) for every number leaf."""
+    return ((key.lower(), leaf) for key, leaf in keyed_leaves(value) if is_number(leaf))
 
 
 def other_kind_source(value: str, name: str, sources: list[tuple[str, str]]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from rolecall.run import read_run
@@ -63,25 +64,17 @@ def test_check_finds_what_the_rules_reject_in_an_edited_record(tmp_path: Path) -
     assert "failed arguments_grounded: 1" in result.stdout
 
 
+def _judge(run: Path, out: Path, model: str, *options: str) -> subprocess.CompletedProcess[str]:
+    records = run / "dialogues.jsonl"
+    return run_cli("check", records, "--scenario", SCENARIO, "--judge", "--model", model, *options, "-o", out, cwd=run)
+
+
 def test_check_with_the_judge_keeps_its_votes_and_reasoning(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert run_cli("run", SCENARIO, "-o", run, "-n", "3", "--model", "mock", "-q", cwd=tmp_path).returncode == 0
     accepted = read_run(run)["accepted"]
     out = tmp_path / "judged"
-    result = run_cli(
-        "check",
-        run / "dialogues.jsonl",
-        "--scenario",
-        SCENARIO,
-        "--judge",
-        "--model",
-        "mock",
-        "-c",
-        "2",
-        "-o",
-        out,
-        cwd=tmp_path,
-    )
+    result = _judge(run, out, "mock", "-c", "2")
     assert result.returncode == 0, result.stderr
     judged = [json.loads(line) for line in (out / "dialogues.jsonl").read_text().splitlines()]
     assert [r["id"] for r in judged] == [r["id"] for r in accepted]  # input order, whatever the concurrency
@@ -96,18 +89,7 @@ def test_a_judge_that_keeps_failing_leaves_the_record_rejected_with_its_cause(tm
     assert run_cli("run", SCENARIO, "-o", run, "-n", "2", "--model", "mock", "-q", cwd=tmp_path).returncode == 0
     total = len(read_run(run)["accepted"])
     out = tmp_path / "judged"
-    result = run_cli(
-        "check",
-        run / "dialogues.jsonl",
-        "--scenario",
-        SCENARIO,
-        "--judge",
-        "--model",
-        "mock:fail=judge:-1",
-        "-o",
-        out,
-        cwd=tmp_path,
-    )
+    result = _judge(run, out, "mock:fail=judge:-1")
     assert result.returncode == 0, result.stderr
     assert f"0 pass every rule, {total} fail; the judge failed on {total}" in result.stdout
     rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
