@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field
 from rolecall.models._grammar import CALL_OPENERS, grammar_safe, json_text, text_grammar
 from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers
 from rolecall.models._llama_tools import TOOL_CALL, answered_calls, loads, tool_step
+from rolecall.models._prefix_cache import prefix_cache
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 from rolecall.prompts import render
 
@@ -72,7 +73,9 @@ class LlamaCppClientConfig(BaseModel):
         "of repeats and refusals, no repeat of an answered call. Off (the assist policy's 'none'): the model's "
         "own choice of calling, and its own call or text, under the grammar only.",
     )
-    prefix_cache_bytes: int = Field(default=1 << 30, ge=0, description="RAM for reusable prompt prefixes; 0: off.")
+    prefix_cache_bytes: int = Field(
+        default=1 << 30, ge=0, description="RAM for reusable prompt prefixes, every byte counted; 0: off."
+    )
 
 
 class _Engine:
@@ -80,7 +83,7 @@ class _Engine:
 
     def __init__(self, path: str, config: LlamaCppClientConfig):
         try:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import Llama
         except ImportError:
             raise RuntimeError('llama-cpp-python is not installed; run: pip install -e ".[local]"') from None
         self.llama = Llama(
@@ -91,7 +94,7 @@ class _Engine:
             verbose=False,
         )
         if config.prefix_cache_bytes:
-            self.llama.set_cache(LlamaRAMCache(capacity_bytes=config.prefix_cache_bytes))
+            self.llama.set_cache(prefix_cache(config.prefix_cache_bytes))
         self.lock = threading.Lock()
         self._formatter: Any = None
         self._openers: Any = None
