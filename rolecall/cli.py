@@ -11,12 +11,16 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rolecall import __version__
+
+if TYPE_CHECKING:
+    from rolecall.evaluation import AssistantUnderStudy
 
 app = typer.Typer(
     name="rolecall",
@@ -103,6 +107,23 @@ def _print_problems(problems: list[object]) -> None:
         typer.echo(str(problem), err=True)
 
 
+def _model_spec(spec: str, stack: ExitStack, option: str) -> dict[str, object]:
+    """A model config from a YAML path, or ``mock[:KNOBS]``: the mock model, started on 127.0.0.1
+    for as long as ``stack`` lives."""
+    from rolecall.scenario import load_model_config
+
+    if spec == "mock" or spec.startswith("mock:"):
+        from rolecall.mock import MockServer, model_config, parse_mock_spec
+
+        try:
+            settings = parse_mock_spec(spec)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint=option) from None
+        server = stack.enter_context(MockServer.from_settings(settings))
+        return model_config(server.base_url)
+    return load_model_config(spec)
+
+
 def _model_configs(
     scenario_configs: dict[str, dict[str, object]], model: str | None, role_models: list[str], stack: ExitStack
 ) -> dict[str, dict[str, object]]:
@@ -110,27 +131,17 @@ def _model_configs(
 
     ``--model mock[:KNOBS]`` starts the deterministic mock model on 127.0.0.1 for this run."""
     from rolecall.models import ROLES
-    from rolecall.scenario import load_model_config
 
     configs = dict(scenario_configs)
-    if model is not None and (model == "mock" or model.startswith("mock:")):
-        from rolecall.mock import MockServer, model_config, parse_mock_spec
-
-        try:
-            settings = parse_mock_spec(model)
-        except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint="--model") from None
-        server = stack.enter_context(MockServer.from_settings(settings))
-        configs = {"default": model_config(server.base_url)}
-    elif model is not None:
-        configs = {"default": load_model_config(model)}
+    if model is not None:
+        configs = {"default": _model_spec(model, stack, "--model")}
     for item in role_models:
         role, _, path = item.partition("=")
         if role not in ROLES or not path:
             raise typer.BadParameter(
                 f"expected ROLE=CONFIG with ROLE one of {', '.join(ROLES)}", param_hint="--role-model"
             )
-        configs[role] = load_model_config(path)
+        configs[role] = _model_spec(path, stack, "--role-model")
     return configs
 
 
@@ -446,6 +457,91 @@ def report(
         html_out.parent.mkdir(parents=True, exist_ok=True)
         html_out.write_text(page, encoding="utf-8")
         typer.echo(f"wrote {html_out}")
+
+
+def _is_mock(config: dict[str, Any]) -> bool:
+    from rolecall.mock import MODEL
+
+    return (config.get("config") or {}).get("model") == MODEL
+
+
+def _assistant_spec(item: str, stack: ExitStack) -> AssistantUnderStudy:
+    """``[LABEL=]CONFIG`` or ``[LABEL=]mock[:KNOBS]``; the label defaults to the file's stem or the spec."""
+    from rolecall.evaluation import AssistantUnderStudy
+
+    label, spec = item.partition("=")[::2] if "=" in item.split(":", 1)[0] else ("", item)
+    return AssistantUnderStudy(label or Path(spec).stem.replace(":", "-"), _model_spec(spec, stack, "--assistant"))
+
+
+@app.command(name="eval")
+def eval_assistants(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file.", show_default=False)],
+    assistant: Annotated[
+        list[str],
+        typer.Option(
+            "--assistant",
+            "-a",
+            help="[LABEL=]CONFIG or [LABEL=]mock[:KNOBS]: an assistant model to study (repeatable).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    dialogues: Annotated[int, typer.Option("--dialogues", "-n", min=1, help="Tasks (dialogues) per trial.")] = 5,
+    trials: Annotated[int, typer.Option("--trials", "-k", min=1, help="Trials per model (pass^k up to k).")] = 1,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Model of the other roles: a config, or 'mock[:KNOBS]' (default: the scenario's)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the scenario's).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Dialogues in flight.")] = 1,
+) -> None:
+    """Study assistant models: each plays the assistant in the same tasks, against the same
+    simulated users and tools; prints a comparison table and writes OUT/eval.json."""
+    import asyncio
+
+    from rolecall.evaluation import evaluate
+    from rolecall.models import ModelConfigError
+    from rolecall.scenario import ProblemsFound, load_scenario
+    from rolecall.validators import CHECK_NAMES
+
+    with ExitStack() as stack:
+        try:
+            loaded = load_scenario(scenario, known_rules=CHECK_NAMES)
+            configs = _model_configs(loaded.model_configs, model, [], stack)
+            studied = [_assistant_spec(item, stack) for item in assistant]
+            if model is not None and model.split(":", 1)[0] == "mock":
+                # The mock assistant knows the plan only from its own server: there, the mock
+                # plays every role (the planner, user and tool simulator ignore assistant knobs).
+                studied = [replace(a, others={"default": a.config}) if _is_mock(a.config) else a for a in studied]
+        except ProblemsFound as found:
+            _print_problems(found.problems)
+            raise typer.Exit(EXIT_INVALID) from None
+        labels = [a.label for a in studied]
+        if len(set(labels)) != len(labels):
+            raise typer.BadParameter(f"labels must differ: {', '.join(labels)}", param_hint="--assistant")
+        generation = loaded.scenario.generation
+        try:
+            report = asyncio.run(
+                evaluate(
+                    loaded,
+                    configs,
+                    studied,
+                    out,
+                    dialogues,
+                    trials,
+                    generation.seed if seed is None else seed,
+                    concurrency,
+                    on_run=lambda label, trial: typer.echo(f"{label}: trial {trial + 1} of {trials}", err=True),
+                )
+            )
+        except ModelConfigError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_INVALID) from None
+    from rolecall.evaluation import print_eval
+
+    print_eval(report)
+    typer.echo(f"wrote {out / 'eval.json'}")
 
 
 @app.command()
