@@ -544,6 +544,61 @@ def eval_assistants(
     typer.echo(f"wrote {out / 'eval.json'}")
 
 
+class PlayRole(enum.StrEnum):
+    user = "user"
+    assistant = "assistant"
+
+
+@app.command()
+def play(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file.", show_default=False)],
+    role: Annotated[PlayRole, typer.Option("--as", help="The role you play.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (the record is written like a run's).")],
+    dialogues: Annotated[int, typer.Option("--dialogues", "-n", min=1, help="How many dialogues to play.")] = 1,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="The other roles' model: a config or 'mock[:KNOBS]' (default: the scenario's)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the scenario's).")] = None,
+) -> None:
+    """Play the customer or the assistant yourself, against the simulated other roles. As the
+    customer: type messages, /done when helped, /give_up to leave. As the assistant: type replies,
+    /call TOOL {JSON} to call a tool, /tools to list them. Your messages are marked human."""
+    import asyncio
+
+    from rolecall.agents import AutogenBackend
+    from rolecall.assist import AssistPolicy
+    from rolecall.models import ModelConfigError, ModelFactory
+    from rolecall.play import HumanBackend, Terminal
+    from rolecall.run import RunOptions, run_scenario
+    from rolecall.scenario import ProblemsFound, load_scenario
+    from rolecall.validators import CHECK_NAMES
+
+    with ExitStack() as stack:
+        try:
+            loaded = load_scenario(scenario, known_rules=CHECK_NAMES)
+            configs = _model_configs(loaded.model_configs, model, [], stack)
+            factory = ModelFactory(configs)
+            factory.prepare()
+        except ProblemsFound as found:
+            _print_problems(found.problems)
+            raise typer.Exit(EXIT_INVALID) from None
+        except ModelConfigError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_INVALID) from None
+        generation = loaded.scenario.generation
+        resolved = AssistPolicy.resolve(generation.assist, factory.embedded_roles())
+        policy = AssistPolicy(resolved.settings, resolved.roles - {role.value})  # no aid rewrites a person
+        factory.steer_assistant = policy.steer_assistant
+        options = RunOptions(
+            out_dir=out, dialogues=dialogues, seed=generation.seed if seed is None else seed, assist=policy
+        )
+        backend = HumanBackend(AutogenBackend(factory), role.value, Terminal(sys.stdin, sys.stdout))
+        summary = asyncio.run(run_scenario(loaded, backend, options))
+    progress = summary.progress
+    typer.echo(f"{progress.accepted} accepted, {progress.rejected} rejected, {progress.failed} failed; see {out}")
+
+
 @app.command()
 def view(
     file: Annotated[

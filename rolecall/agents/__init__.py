@@ -16,7 +16,14 @@ from rolecall.agents._protocols import (
     Usage,
 )
 from rolecall.agents._provenance import Origin, provenance
-from rolecall.agents._replies import JudgeReply, PlanReply, UserReply, json_object_reply, plan_reply_for
+from rolecall.agents._replies import (
+    HumanUserReply,
+    JudgeReply,
+    PlanReply,
+    UserReply,
+    json_object_reply,
+    plan_reply_for,
+)
 from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
 
 if TYPE_CHECKING:
@@ -37,6 +44,7 @@ __all__ = [
     "AutogenBackend",
     "ExecutedCall",
     "Failure",
+    "HumanUserReply",
     "JudgeReply",
     "Origin",
     "PlanReply",

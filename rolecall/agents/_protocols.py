@@ -84,6 +84,7 @@ class AssistantStep:
 
     calls: list[ExecutedCall] = field(default_factory=list)
     text: str | None = None
+    author: str = "model"  # "human" when a person played the assistant (rolecall play)
 
 
 # Runs one tool call: (tool name, parsed arguments, call id) -> result text.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -108,6 +108,15 @@ def plan_reply_for(
 class UserReply(BaseModel):
     message: str = Field(max_length=600, description="What the customer says next.")
     status: Literal["continue", "done", "give_up"]
+
+    # Who wrote it, for the record's provenance; not part of the schema a model sees.
+    author: ClassVar[str] = "model"
+
+
+class HumanUserReply(UserReply):
+    """A user reply a person typed (``rolecall play --as user``)."""
+
+    author: ClassVar[str] = "human"
 
 
 class JudgeReply(BaseModel):

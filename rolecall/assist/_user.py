@@ -71,6 +71,8 @@ class UserTurn:
 
     @classmethod
     def of(cls, reply: UserReply, drafts: int = 1) -> UserTurn:
+        if reply.author == "human":
+            return cls(reply.message, reply.status, provenance(Origin.HUMAN))
         origin = provenance(Origin.REDRAFTED, drafts=drafts) if drafts > 1 else provenance(Origin.MODEL)
         return cls(reply.message, reply.status, origin)
 

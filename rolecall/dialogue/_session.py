@@ -17,7 +17,15 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from rolecall.agents import AssistantSession, ExecutedCall, Origin, RoleBackend, RoleError, provenance
+from rolecall.agents import (
+    AssistantSession,
+    AssistantStep,
+    ExecutedCall,
+    Origin,
+    RoleBackend,
+    RoleError,
+    provenance,
+)
 from rolecall.assist import TurnState, UserAids, UserTurn
 from rolecall.dialogue._planner import TurnPlanner
 from rolecall.dialogue._tools import ToolSimulator
@@ -135,11 +143,11 @@ class _Session:
             if self.simulator.failure:
                 raise DialogueFailed("tool_simulator", self.simulator.failure, cause=self.simulator.failure_cause)
             if step.calls:
-                ending = self._record_calls(step.calls, turn)
+                ending = self._record_calls(step, turn)
                 if ending:
                     return ending
                 continue
-            self.dialogue.add({"role": "assistant", "content": step.text or ""}, provenance(Origin.MODEL))
+            self.dialogue.add({"role": "assistant", "content": step.text or ""}, _origin(step))
             turn.replies_without_calls += 1
             state = TurnState(step.text or "", self._plan_done(turn), turn.fault, turn.reminders, turn.error)
             said = await self.aids.reply(user, state)
@@ -157,9 +165,10 @@ class _Session:
         answered = {name for name, _ in self._answered}
         return turn.plan.calls[-1].name in turn.answered and needed <= answered
 
-    def _record_calls(self, calls: list[ExecutedCall], turn: _Turn) -> EndReason | None:
+    def _record_calls(self, step: AssistantStep, turn: _Turn) -> EndReason | None:
         """Add the calls and their results; the ending a call brings about, if any."""
-        self._add_calls(calls)
+        calls = step.calls
+        self._add_calls(calls, _origin(step))
         turn.replies_without_calls = 0
         turn.calls += len(calls)
         if turn.calls > self.settings.max_tool_calls_per_turn:
@@ -199,7 +208,7 @@ class _Session:
     def _last_user_text(self) -> str:
         return next((m["content"] for m in reversed(self.dialogue.messages) if m["role"] == "user"), "")
 
-    def _add_calls(self, calls: list[ExecutedCall]) -> None:
+    def _add_calls(self, calls: list[ExecutedCall], origin: dict[str, Any]) -> None:
         tool_calls = []
         for position, call in enumerate(calls):
             if not self.simulator.answered(call.call_id):
@@ -212,10 +221,15 @@ class _Session:
             tool_calls.append(
                 {"id": record_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
             )
-        self.dialogue.add({"role": "assistant", "content": None, "tool_calls": tool_calls}, provenance(Origin.MODEL))
+        self.dialogue.add({"role": "assistant", "content": None, "tool_calls": tool_calls}, origin)
         for call in calls:
             message = {"role": "tool", "tool_call_id": self._call_ids[call.call_id], "content": call.result}
             self.dialogue.add(message, self.simulator.origin_of(call.call_id))
+
+
+def _origin(step: AssistantStep) -> dict[str, Any]:
+    """Who wrote an assistant step: the model, or a person playing the assistant."""
+    return provenance(Origin.HUMAN if step.author == "human" else Origin.MODEL)
 
 
 async def simulate_dialogue(context: RunContext, backend: RoleBackend, index: int) -> Dialogue:
