@@ -96,3 +96,14 @@ def test_the_structure_checks_see_a_cycle_and_a_private_reach() -> None:
     with pytest.raises(graphlib.CycleError):
         _layers(old)
     assert any(target == "rolecall.planning" for _, target, _ in _imports())  # the reader finds imports
+
+
+def test_the_format_checkers_load_without_the_slow_iri_parser() -> None:
+    # rfc3987-syntax builds 38 parsers when imported (2.2 s at every start of the command); the
+    # dependencies name jsonschema's format packages without it.
+    import subprocess
+    import sys
+
+    code = "import rolecall.validators, sys; print('rfc3987_syntax' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
