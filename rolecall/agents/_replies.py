@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
@@ -129,12 +130,24 @@ class JsonObjectReply(RootModel[dict[str, Any]]):
     """Any JSON object; subclasses made by :func:`json_object_reply` advertise a specific schema."""
 
 
-def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[ModelT]:
-    """A subclass of ``base`` that validates like ``base`` but shows models ``schema``.
+# Reply types by (base, name, schema as canonical JSON): a type costs pydantic about 2 ms to build,
+# and the tool simulator asks for one per call with one of a few schemas. Cleared when full.
+_ADVERTISED: dict[tuple[type, str, str], type] = {}
+_ADVERTISED_MAX = 4096
 
-    Fresh copies every time: openai's strict-schema conversion edits the schema it is given in
-    place, and callers validate results against the original.
+
+def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[ModelT]:
+    """A subclass of ``base`` that validates like ``base`` but shows models ``schema``; one per
+    distinct schema, reused.
+
+    The schema it shows is a fresh copy every time: openai's strict-schema conversion edits the
+    schema it is given in place, and callers validate results against the original.
     """
+    key = (base, name, json.dumps(schema, sort_keys=True, default=str))
+    known = _ADVERTISED.get(key)
+    if known is not None:
+        return known  # type: ignore[return-value]
+    schema = copy.deepcopy(schema)  # the caller's dict may change later; this type's must not
 
     class _Advertised(base):  # type: ignore[valid-type,misc]
         model_config = ConfigDict(title=name)
@@ -148,6 +161,9 @@ def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[
             return copy.deepcopy(schema)
 
     _Advertised.__name__ = name
+    if len(_ADVERTISED) >= _ADVERTISED_MAX:
+        _ADVERTISED.clear()
+    _ADVERTISED[key] = _Advertised
     return _Advertised
 
 

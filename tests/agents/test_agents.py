@@ -168,3 +168,16 @@ def test_a_parameter_with_no_feeding_field_at_hand_takes_only_a_literal() -> Non
     ).model_json_schema()
     arguments = schema["properties"]["calls"]["items"]["anyOf"][0]["properties"]["arguments"]["properties"]
     assert arguments["order_id"] == {"type": "integer"}  # no "$1.member_since" branch
+
+
+def test_reply_types_are_built_once_per_schema_and_show_a_fresh_copy() -> None:
+    from rolecall.agents import json_object_reply
+
+    schema = {"type": "object", "properties": {"id": {"type": "string"}}}
+    first = json_object_reply("lookup_result", schema)
+    assert json_object_reply("lookup_result", {"properties": {"id": {"type": "string"}}, "type": "object"}) is first
+    assert json_object_reply("lookup_result", {"type": "object"}) is not first
+    shown = first.model_json_schema()
+    shown["properties"]["id"]["type"] = "integer"  # openai's strict conversion edits in place
+    schema["properties"]["id"]["type"] = "number"  # and so may the caller, later
+    assert first.model_json_schema()["properties"]["id"] == {"type": "string"}
