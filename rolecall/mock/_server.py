@@ -44,6 +44,8 @@ class _Injected(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     server: MockServer
+    # Keep-alive, as real servers do: a client's connection pool is exercised as in production.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: Any) -> None:  # quiet: tests and benchmarks read their own output
         pass

@@ -98,6 +98,13 @@ def redact(value: Any, secret: bool = False) -> Any:
 
 
 EMBEDDED_PROVIDER = "LlamaCppChatCompletionClient"
+# Clients that take an ``http_client`` (so a pool sized to the run): AutoGen's OpenAI client and ours.
+_POOLED_PROVIDERS = ("OpenAIChatCompletionClient", "LenientOpenAIChatCompletionClient")
+
+
+def is_openai_provider(provider: str) -> bool:
+    """Whether ``provider`` names AutoGen's OpenAI client or rolecall's lenient one (not Azure's)."""
+    return provider.rsplit(".", 1)[-1] in _POOLED_PROVIDERS
 
 
 def is_embedded(config: Mapping[str, Any]) -> bool:
@@ -108,7 +115,7 @@ def is_embedded(config: Mapping[str, Any]) -> bool:
 class ModelFactory:
     """Builds (and shares) one client per distinct config; each role asks for its own."""
 
-    def __init__(self, configs: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, configs: Mapping[str, Mapping[str, Any]], connections: int | None = None):
         unknown = set(configs) - {"default", *ROLES}
         if unknown:
             raise ModelConfigError(f"unknown roles in model configs: {sorted(unknown)}")
@@ -116,6 +123,14 @@ class ModelFactory:
         self._clients: dict[str, ChatCompletionClient] = {}
         self._secrets: set[str] = set()
         self.steer_assistant = True  # the embedded client's call steering, for the assistant role
+        # Requests a run may have in flight at once: OpenAI-family clients keep that many
+        # connections alive (None: the SDK's pool, 100).
+        self.connections = connections
+
+    @property
+    def configs(self) -> dict[str, dict[str, Any]]:
+        """The configs as given (role or ``default`` -> component config), a copy."""
+        return copy.deepcopy(self._configs)
 
     def config_for(self, role: str) -> dict[str, Any]:
         config = self._configs.get(role) or self._configs.get("default") or embedded_default()
@@ -158,7 +173,12 @@ class ModelFactory:
             self._secrets.update(s for s in _secret_values(expanded) if len(s) >= 4)
             _check_client_class(role, str(expanded.get("provider", "")))
             try:
-                self._clients[key] = ChatCompletionClient.load_component(expanded)
+                if self.connections and is_openai_provider(str(expanded.get("provider", ""))):
+                    from rolecall.models._pool import pooled_client
+
+                    self._clients[key] = pooled_client(expanded, self.connections)
+                else:
+                    self._clients[key] = ChatCompletionClient.load_component(expanded)
             except Exception as error:  # AutoGen raises many kinds; report them as config errors
                 message = redact_text(str(error), expanded)
                 raise ModelConfigError(

@@ -1,0 +1,39 @@
+"""OpenAI-family clients with an HTTP connection pool sized to the run.
+
+The openai SDK keeps at most 100 idle connections. A run with more dialogues in flight than that
+closes and reopens connections on every request, and the pool, which scans its connections on
+each request, spends CPU on the churn. A run that knows its concurrency gives the client a pool
+that keeps that many connections alive (and no cap on how many are open).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from autogen_core.models import ChatCompletionClient
+from openai import DefaultAsyncHttpxClient
+from pydantic import SecretStr
+
+from rolecall.models._lenient import LenientOpenAIChatCompletionClient, LenientTransport
+
+
+def pooled_client(config: dict[str, Any], connections: int) -> ChatCompletionClient:
+    """The client ``config`` describes, built as AutoGen's loader builds it, with a pool that
+    keeps ``connections`` connections alive."""
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    lenient = config["provider"].rsplit(".", 1)[-1] == "LenientOpenAIChatCompletionClient"
+    client_class = LenientOpenAIChatCompletionClient if lenient else OpenAIChatCompletionClient
+    validated = client_class.component_config_schema.model_validate(config.get("config", {}))
+    arguments = validated.model_dump(exclude_none=True)
+    if isinstance(validated.api_key, SecretStr):
+        arguments["api_key"] = validated.api_key.get_secret_value()
+    limits = httpx2.Limits(max_connections=None, max_keepalive_connections=connections)
+    if lenient:
+        http_client = httpx2.AsyncClient(
+            transport=LenientTransport(httpx2.AsyncHTTPTransport(limits=limits)), timeout=600
+        )
+    else:
+        http_client = DefaultAsyncHttpxClient(limits=limits)
+    return client_class(**arguments, http_client=http_client)
