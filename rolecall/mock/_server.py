@@ -161,6 +161,7 @@ class MockServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 1024  # socketserver's 5 drops connections when hundreds open at once
 
     def __init__(
         self,
@@ -187,6 +188,7 @@ class MockServer(ThreadingHTTPServer):
         self._fault_lock = threading.Lock()
         self.faults_served = 0
         self.requests: list[dict[str, Any]] = []
+        self.connections_accepted = 0  # TCP connections opened by clients (keep-alive reuses them)
         self.role_counts: dict[str, int] = {}
         self._counting = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -226,6 +228,11 @@ class MockServer(ThreadingHTTPServer):
             self._thread.join()
             self._thread = None
         self.server_close()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        accepted = super().get_request()
+        self.connections_accepted += 1  # one accepting thread: no lock needed
+        return accepted
 
     def __enter__(self) -> MockServer:
         return self.start()
