@@ -13,19 +13,25 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import (
-    StructuredMessage,
     TextMessage,
     ToolCallExecutionEvent,
     ToolCallRequestEvent,
 )
 from autogen_core import CancellationToken
-from autogen_core.model_context import UnboundedChatCompletionContext
-from autogen_core.models import AssistantMessage, ChatCompletionClient, RequestUsage, UserMessage
+from autogen_core.models import (
+    AssistantMessage,
+    ChatCompletionClient,
+    LLMMessage,
+    RequestUsage,
+    SystemMessage,
+    UserMessage,
+)
 from autogen_core.tools import BaseTool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
@@ -116,7 +122,12 @@ class _Attempts:
 
 
 class AutogenStructuredRole:
-    """A structured role: each ``ask`` is one fresh ``AssistantAgent`` run (bounded retries)."""
+    """A structured role: each ``ask`` is one request to the AutoGen model client (bounded retries).
+
+    The request goes to the client's ``create`` directly, not through an ``AssistantAgent`` run:
+    a stateless one-shot request gains nothing from an agent, and building one per request cost
+    about a millisecond of CPU per model call. The messages are what the agent would send.
+    """
 
     def __init__(
         self,
@@ -140,48 +151,37 @@ class AutogenStructuredRole:
         if not self._native:
             schema = json.dumps(reply_type.model_json_schema(), separators=(",", ":"))
             system = f"{system}\n\nThe JSON object must match this JSON Schema:\n{schema}"
+        earlier: list[LLMMessage] = [
+            UserMessage(content=text, source="other")
+            if speaker == "user"
+            else AssistantMessage(content=text, source=self.role)
+            for speaker, text in history
+        ]
         feedback = ""
         attempts = _Attempts(self.role, self._retry, self._scrub)
         for attempt in attempts:
-            context = UnboundedChatCompletionContext(
-                initial_messages=[
-                    UserMessage(content=text, source="other")
-                    if speaker == "user"
-                    else AssistantMessage(content=text, source=self.role)
-                    for speaker, text in history
-                ]
-            )
-            agent = AssistantAgent(
-                name=self.role,
-                model_client=self.client,
-                system_message=system,
-                output_content_type=reply_type if self._native else None,
-                model_context=context,
-            )
             task = prompt + feedback
+            messages = [SystemMessage(content=system), *earlier, UserMessage(content=task, source="user")]
             await self._limiter.acquire((len(system) + len(task) + sum(len(t) for _, t in history)) / 4)
             try:
-                result = await agent.run(task=task)
+                result = await self.client.create(messages, json_output=reply_type if self._native else None)
             except (ValidationError, json.JSONDecodeError) as error:
                 feedback = attempts.malformed(error)
                 continue
             except Exception as error:  # transport or server errors: retried, or the end
                 await attempts.failed(attempt, error)
                 continue
-            final = result.messages[-1]
-            reply_text = final.to_model_text() if hasattr(final, "to_model_text") else str(final)
-            self.usage.add(self._measured(result.messages, system + task, reply_text))
-            if isinstance(final, StructuredMessage) and isinstance(final.content, reply_type):
-                return final.content
+            reply_text = result.content if isinstance(result.content, str) else json.dumps(result.content, default=str)
+            self.usage.add(self._measured(result.usage, system + task, reply_text))
             try:
-                return reply_type.model_validate(extract_json_object(str(getattr(final, "content", ""))))
+                return reply_type.model_validate(extract_json_object(reply_text))
             except (ValidationError, ValueError) as error:
                 feedback = attempts.malformed(error)
         raise attempts.exhausted("no usable reply")
 
     @staticmethod
-    def _measured(messages: Sequence[Any], prompt: str, reply: str) -> Usage:
-        usage = _usage(messages)
+    def _measured(reported: RequestUsage | None, prompt: str, reply: str) -> Usage:
+        usage = Usage(reported.prompt_tokens, reported.completion_tokens, calls=1) if reported else Usage()
         if usage.prompt_tokens == 0 and usage.completion_tokens == 0:
             # The server reported nothing: count with tiktoken so budgets stay meaningful.
             return Usage(count_tokens(prompt), count_tokens(reply), calls=1, estimated=True)
@@ -280,19 +280,45 @@ class AutogenAssistant:
         return step
 
 
-class AutogenBackend:
-    """Builds the roles of a dialogue from a :class:`ModelFactory`."""
+@dataclass(frozen=True)
+class AutogenRecipe:
+    """An :class:`AutogenBackend` as picklable data (the model configs as written, ``${NAME}``
+    references unexpanded), from which another process builds its own clients."""
 
-    def __init__(self, factory: ModelFactory):
+    configs: dict[str, dict[str, Any]]
+    steer_assistant: bool = True
+    connections: int | None = None
+
+    def build(self, quota_share: float = 1.0) -> AutogenBackend:
+        factory = ModelFactory(self.configs, self.connections)
+        factory.steer_assistant = self.steer_assistant
+        return AutogenBackend(factory, quota_share)
+
+
+class AutogenBackend:
+    """Builds the roles of a dialogue from a :class:`ModelFactory`.
+
+    ``quota_share``: the share of each model's rate limits this backend may use (one of K
+    worker processes gets 1/K)."""
+
+    def __init__(self, factory: ModelFactory, quota_share: float = 1.0):
         self.factory = factory
+        self.quota_share = quota_share
         self._limiters: dict[str, RateLimiter] = {}  # model key -> the quota its roles share
+
+    def recipe(self) -> AutogenRecipe:
+        """How to build this backend again elsewhere (a worker process)."""
+        return AutogenRecipe(self.factory.configs, self.factory.steer_assistant, self.factory.connections)
 
     def limiter_for(self, role: str) -> RateLimiter:
         """The rate limiter of ``role``'s model, shared by every role on that model."""
         key = self.factory.model_key(role)
         if key not in self._limiters:
-            limits = self.factory.limits_for(role)
-            self._limiters[key] = RateLimiter(limits.requests_per_minute, limits.tokens_per_minute)
+            limits, share = self.factory.limits_for(role), self.quota_share
+            self._limiters[key] = RateLimiter(
+                limits.requests_per_minute and limits.requests_per_minute * share,
+                limits.tokens_per_minute and limits.tokens_per_minute * share,
+            )
         return self._limiters[key]
 
     def _retry(self, role: str) -> RetryPolicy:
