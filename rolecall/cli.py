@@ -164,6 +164,12 @@ def run(
     ] = [],  # noqa: B006 - typer reads the default, it is never mutated
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the scenario's).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Dialogues in flight.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", "-w", min=1, help="Worker processes, to use every core (the dialogues in flight are shared)."
+        ),
+    ] = 1,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a run in OUT, skipping dialogues written.")
     ] = False,
@@ -179,7 +185,7 @@ def run(
 ) -> None:
     """Generate dialogues: writes dialogues.jsonl, rejected.jsonl, failed.jsonl and manifest.json to OUT."""
     with ExitStack() as stack:
-        _run(scenario, out, dialogues, model, role_model, seed, concurrency, resume, assist, quiet, stack)
+        _run(scenario, out, dialogues, model, role_model, seed, concurrency, workers, resume, assist, quiet, stack)
 
 
 def _run(
@@ -190,6 +196,7 @@ def _run(
     role_model: list[str],
     seed: int | None,
     concurrency: int,
+    workers: int,
     resume: bool,
     assist: AssistChoice | None,
     quiet: bool,
@@ -210,14 +217,15 @@ def _run(
     from rolecall.agents import AutogenBackend
     from rolecall.assist import AssistPolicy
     from rolecall.models import ModelConfigError, ModelFactory
-    from rolecall.run import OutputExists, OutputFailed, RunOptions, run_scenario
+    from rolecall.run import OutputExists, OutputFailed, ProcessExecutor, RunOptions, WorkerCrashed, run_scenario
 
     generation = loaded.scenario.generation
     assist_settings = generation.assist
     if assist is not None:
         assist_settings = assist_settings.model_copy(update={"mode": assist.value})
     try:
-        factory = ModelFactory(configs)
+        # Each worker process keeps alive as many connections as it has dialogues in flight.
+        factory = ModelFactory(configs, connections=-(-concurrency // workers))
         policy = AssistPolicy.resolve(assist_settings, factory.embedded_roles())
         factory.steer_assistant = policy.steer_assistant
         factory.prepare()  # fail now, before any output, on a bad config or missing weights
@@ -229,6 +237,7 @@ def _run(
         dialogues=dialogues or generation.dialogues,
         seed=generation.seed if seed is None else seed,
         concurrency=concurrency,
+        workers=workers,
         resume=resume,
         assist=policy,
     )
@@ -238,9 +247,11 @@ def _run(
 
     display = RunDisplay(loaded.name, options.dialogues, enabled=not quiet)
     resume = f"rolecall run {scenario} -o {out} -n {options.dialogues} --resume"
+    backend = AutogenBackend(factory)
+    executor = ProcessExecutor(backend.recipe(), workers, concurrency) if workers > 1 else None
     try:
         with display:
-            summary = asyncio.run(run_scenario(loaded, AutogenBackend(factory), options, display.update))
+            summary = asyncio.run(run_scenario(loaded, backend, options, display.update, executor))
     except OutputExists as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -252,6 +263,10 @@ def _run(
         typer.echo(f"error: {error}", err=True)
         typer.echo(f"{display.written()} dialogues are written whole; make room, then: {resume}", err=True)
         raise typer.Exit(EXIT_OUTPUT_FAILED) from None
+    except WorkerCrashed as error:
+        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"{display.written()} dialogues are written whole; continue with: {resume}", err=True)
+        raise typer.Exit(EXIT_CRASHED) from None
     except KeyboardInterrupt:
         typer.echo(f"interrupted; {display.written()} dialogues are written; continue with: {resume}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -27,14 +27,14 @@ from rolecall.agents._replies import (
 from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
 
 if TYPE_CHECKING:
-    from rolecall.agents._autogen import AutogenBackend
+    from rolecall.agents._autogen import AutogenBackend, AutogenRecipe
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AutogenBackend":
-        from rolecall.agents._autogen import AutogenBackend
+    if name in ("AutogenBackend", "AutogenRecipe"):
+        from rolecall.agents import _autogen
 
-        return AutogenBackend
+        return getattr(_autogen, name)
     raise AttributeError(name)
 
 
@@ -42,6 +42,7 @@ __all__ = [
     "AssistantSession",
     "AssistantStep",
     "AutogenBackend",
+    "AutogenRecipe",
     "ExecutedCall",
     "Failure",
     "HumanUserReply",

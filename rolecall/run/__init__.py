@@ -16,6 +16,7 @@ from rolecall.run._check import (
 )
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
+from rolecall.run._processes import BackendRecipe, ProcessExecutor, WorkerCrashed
 from rolecall.run._records import dialogue_record, failed_record, record_id
 from rolecall.run._runner import MANIFEST, OutputExists, OutputFailed, Progress, RunOptions, RunSummary, run_scenario
 from rolecall.run._tally import FILES, Tally, read_run, tally
@@ -24,6 +25,7 @@ __all__ = [
     "FILES",
     "MANIFEST",
     "AsyncioExecutor",
+    "BackendRecipe",
     "CheckSummary",
     "CheckedRecord",
     "DialogueJob",
@@ -31,10 +33,12 @@ __all__ = [
     "Executor",
     "OutputExists",
     "OutputFailed",
+    "ProcessExecutor",
     "Progress",
     "RunOptions",
     "RunSummary",
     "Tally",
+    "WorkerCrashed",
     "check_record",
     "checked_record",
     "dialogue_record",

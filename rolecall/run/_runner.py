@@ -28,6 +28,7 @@ from rolecall.planning import DataflowGraph, resolve_output_schemas
 from rolecall.prompts import render
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob
+from rolecall.run._processes import WorkerCrashed
 from rolecall.run._records import record_id
 from rolecall.run._tally import FILES, Tally
 from rolecall.scenario import LoadedScenario, Tool
@@ -50,6 +51,7 @@ class RunOptions:
     dialogues: int
     seed: int
     concurrency: int = 1
+    workers: int = 1  # for the manifest; the executor runs them
     resume: bool = False
     assist: AssistPolicy = field(default_factory=AssistPolicy.off)
 
@@ -219,6 +221,9 @@ class Runner:
         except OutputFailed as error:
             status, stop = "interrupted", {"reason": str(error)}
             raise
+        except WorkerCrashed as error:
+            status, stop = "crashed", {"reason": str(error)}
+            raise
         finally:
             for handle in handles.values():
                 with contextlib.suppress(OSError):  # a full disk may refuse the close's flush too
@@ -267,7 +272,11 @@ class Runner:
                 tool.name: {"effect": tool.effect[0], "source": tool.effect[1]} for tool in self.scenario.tools
             },
             "packages": _package_versions(),
-            "options": {"concurrency": self.options.concurrency, "resume": self.options.resume},
+            "options": {
+                "concurrency": self.options.concurrency,
+                "workers": self.options.workers,
+                "resume": self.options.resume,
+            },
             "started_at": started_at,
             "seconds": round(seconds, 2),
             "seconds_per_dialogue": round(seconds / max(1, self.progress.done - self.progress.resumed), 2),

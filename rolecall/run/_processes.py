@@ -1,0 +1,127 @@
+"""``ProcessExecutor``: the dialogues of a run on K worker processes, to use every core.
+
+One process's event loop is bound by its own CPU: the framework's work per model call
+(building requests, reading replies, validating) runs on one core. Each worker process runs an
+:class:`AsyncioExecutor` of its own on its share of the jobs (every K-th job, C/K at a time,
+its own model clients) and sends the outcomes back in its order; the parent reads the workers
+in turn, so outcomes come out in job order with no reordering buffer, and the runner writes the
+same files as with one process. Each worker's queue is bounded: a worker that runs ahead of the
+others waits, so memory stays flat.
+
+Workers are started with ``spawn`` (a fresh interpreter, no inherited event loop or threads)
+and rebuild the backend from its picklable description. A model's rate limits are split evenly
+between the workers, so the run as a whole stays under the quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
+
+from rolecall.agents import RoleBackend, RunAborted
+from rolecall.dialogue import RunContext
+from rolecall.run._executor import LOOKAHEAD, AsyncioExecutor
+from rolecall.run._job import DialogueJob, DialogueOutcome
+
+
+class WorkerCrashed(Exception):
+    """A worker process died or raised outside any dialogue; the records written so far are whole."""
+
+
+class BackendRecipe(Protocol):
+    """What a worker needs to build its own backend: picklable, and cheap to send."""
+
+    def build(self, quota_share: float) -> RoleBackend:
+        """A backend with fresh clients; rate limits scaled by ``quota_share``."""
+        ...
+
+
+def _work(
+    recipe: BackendRecipe, share: float, context: RunContext, indexes: list[int], concurrency: int, outbox: Any
+) -> None:
+    """A worker process: produce dialogues ``indexes`` and put ``(kind, value)`` on ``outbox``."""
+
+    async def produce() -> None:
+        executor = AsyncioExecutor(recipe.build(share), concurrency)
+        try:
+            async for outcome in executor.run(DialogueJob(context, index) for index in indexes):
+                outbox.put(("outcome", outcome))
+        finally:
+            await executor.close()
+
+    try:
+        asyncio.run(produce())
+    except RunAborted as error:  # sent as fields: the exception itself does not unpickle
+        outbox.put(("aborted", (error.role, error.reason, error.cause)))
+    except KeyboardInterrupt:
+        pass
+    except BaseException as error:  # reported to the parent, which stops the run
+        outbox.put(("crashed", f"{type(error).__name__}: {error}"))
+
+
+class ProcessExecutor:
+    """Runs dialogues on ``workers`` processes, ``concurrency`` at once in all."""
+
+    def __init__(self, recipe: BackendRecipe, workers: int, concurrency: int):
+        self.recipe = recipe
+        self.workers = max(1, workers)
+        self.per_worker = max(1, -(-concurrency // self.workers))  # ceiling: C in all, not fewer
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+
+    async def run(self, jobs: Iterable[DialogueJob]) -> AsyncIterator[DialogueOutcome]:
+        listed = list(jobs)
+        if not listed:
+            return
+        context = listed[0].context
+        count = min(self.workers, len(listed))
+        spawn = multiprocessing.get_context("spawn")
+        outboxes = [spawn.Queue(maxsize=LOOKAHEAD * self.per_worker) for _ in range(count)]
+        for worker in range(count):
+            indexes = [job.index for job in listed[worker::count]]
+            process = spawn.Process(
+                target=_work,
+                args=(self.recipe, 1 / count, context, indexes, self.per_worker, outboxes[worker]),
+                name=f"rolecall-worker-{worker}",
+                daemon=True,
+            )
+            process.start()
+            self._processes.append(process)
+        loop = asyncio.get_running_loop()
+        try:
+            for position in range(len(listed)):
+                worker = position % count
+                kind, value = await loop.run_in_executor(None, self._next, worker, outboxes[worker])
+                if kind == "aborted":
+                    raise RunAborted(*value)
+                if kind == "crashed":
+                    raise WorkerCrashed(f"worker {worker}: {value}")
+                yield value
+        finally:
+            self._stop()
+
+    def _next(self, worker: int, outbox: Any) -> tuple[str, Any]:
+        """The worker's next message; a worker that died without one is reported, not waited on."""
+        process = self._processes[worker]
+        while True:
+            try:
+                return outbox.get(timeout=1.0)
+            except queue.Empty:
+                if not process.is_alive():
+                    try:
+                        return outbox.get(timeout=1.0)  # it may have put its last words just before exiting
+                    except queue.Empty:
+                        return "crashed", f"the process exited (code {process.exitcode}) before its dialogues were done"
+
+    def _stop(self) -> None:
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(timeout=10)
+        self._processes.clear()
+
+    async def close(self) -> None:
+        self._stop()
