@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rolecall.agents import (
@@ -77,9 +77,11 @@ class _Session:
             date,
         )
         self.planner = TurnPlanner(context, planner_role, self.dialogue, self.rng, self.simulator, context.assist)
-        self.assistant: AssistantSession = backend.assistant(
-            scenario.scenario.policy, scenario.tools, self.simulator.execute
-        )
+        # The tools with their output schemas, inferred ones included (the model sees neither).
+        tools = [
+            replace(tool, returns=context.output_schemas.get(tool.name) or tool.returns) for tool in scenario.tools
+        ]
+        self.assistant: AssistantSession = backend.assistant(scenario.scenario.policy, tools, self.simulator.execute)
         self.aids = UserAids(context.assist)
         self.roles: dict[str, Any] = {
             "planner": planner_role,

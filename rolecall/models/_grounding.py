@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from rolecall.scenario import value_validator
@@ -141,15 +141,39 @@ def missing_identifiers(parameters: dict[str, Any], candidates: list[str]) -> li
     return [name for name in identifiers if _narrow(copy.deepcopy(properties[name]), candidates) is None] or identifiers
 
 
+def output_fields(schema: Mapping[str, Any] | None) -> set[str]:
+    """Every property name an output schema declares, at any depth (inside objects and arrays)."""
+    found: set[str] = set()
+    stack = [schema] if isinstance(schema, Mapping) else []
+    while stack:
+        node = stack.pop()
+        properties = node.get("properties")
+        if isinstance(properties, Mapping):
+            found.update(str(name) for name in properties)
+            stack += [value for value in properties.values() if isinstance(value, Mapping)]
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), Mapping):
+                stack.append(node[key])
+        for key in ("anyOf", "oneOf", "allOf"):
+            stack += [value for value in node.get(key) or [] if isinstance(value, Mapping)]
+    return found
+
+
 def way_forward(
-    tool: str, blocked: dict[str, list[str]], descriptions: dict[str, str], max_depth: int = 3
+    tool: str,
+    blocked: dict[str, list[str]],
+    descriptions: dict[str, str],
+    produces: Mapping[str, Collection[str]] | None = None,
+    max_depth: int = 3,
 ) -> tuple[list[str], list[str]]:
     """What to do when the model picks ``tool`` but the chat lacks values it needs.
 
     Returns ``(tools to call first, values to ask the customer for)``; at most one is non-empty.
-    A tool that can supply a missing value says so in its description ("Returns the customer_id
-    used by other tools"); ``blocked`` maps each tool that cannot be called yet to its missing
-    values. Internal ids (``*_id``) are followed through their producers up to ``max_depth`` steps:
+    A tool can supply a missing value when its declared output schema has a field of that name
+    (``produces``: tool -> output field names, from :func:`output_fields`), or when its
+    description says so ("Returns the customer_id used by other tools"); ``blocked`` maps each
+    tool that cannot be called yet to its missing values.
+    Internal ids (``*_id``) are followed through their producers up to ``max_depth`` steps:
     an order id comes from the order number, or from the customer's order list, whose customer id
     comes from an email. Every other value (an email, an order number) is the customer's to give.
     Both lists are empty when ``tool`` is not blocked.
@@ -161,7 +185,13 @@ def way_forward(
         for value in wanted:
             mention = re.compile(rf"\b{re.escape(value)}\b")
             internal = value == "id" or value.endswith("_id")
-            producers = [n for n, text in descriptions.items() if internal and n not in seen and mention.search(text)]
+            producers = [
+                name
+                for name, text in descriptions.items()
+                if internal
+                and name not in seen
+                and (value in (produces or {}).get(name, ()) or mention.search(text) is not None)
+            ]
             if not producers:
                 ask.append(value)  # not an internal id, or nothing looks it up: the customer's to say
             ready += [name for name in producers if name not in blocked]

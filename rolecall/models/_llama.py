@@ -38,7 +38,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
 from rolecall.models._grammar import CALL_OPENERS, grammar_safe, json_text, text_grammar
-from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers
+from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers, output_fields
 from rolecall.models._llama_tools import TOOL_CALL, answered_calls, loads, tool_step
 from rolecall.models._prefix_cache import prefix_cache
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
@@ -143,6 +143,17 @@ def _tool_schemas(tools: Sequence[Tool | ToolSchema]) -> list[ToolSchema]:
     return [tool.schema if hasattr(tool, "schema") else tool for tool in tools]  # type: ignore[misc]
 
 
+def _produced(tools: Sequence[Tool | ToolSchema]) -> dict[str, set[str]]:
+    """Tool -> the fields its declared output schema holds, for tools that carry one as an
+    ``output_schema`` attribute (the simulated tools do; a plain schema has none). Not part of
+    the tool list the model sees: it only routes a missing id to the lookup that returns it."""
+    return {
+        tool.schema["name"]: output_fields(tool.output_schema)  # type: ignore[union-attr]
+        for tool in tools
+        if getattr(tool, "output_schema", None)
+    }
+
+
 class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClientConfig]):
     """Runs a GGUF model in this process; every reply is grammar-constrained JSON where it matters."""
 
@@ -170,7 +181,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
     ) -> CreateResult:
         schemas = _tool_schemas(tools) if tool_choice != "none" else []
         chat = self._chat(messages, schemas)
-        constraint = self._constraint(messages, schemas, tool_choice, json_output)
+        constraint = self._constraint(messages, schemas, tool_choice, json_output, _produced(tools))
         engine = await asyncio.to_thread(_engine, self._config)
         reply = await asyncio.to_thread(self._complete, engine, chat, constraint, dict(extra_create_args))
         return self._result(reply, bool(schemas))
@@ -276,6 +287,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         tools: Sequence[ToolSchema],
         tool_choice: Tool | str,
         json_output: bool | type[BaseModel] | None,
+        produces: dict[str, set[str]] | None = None,
     ) -> dict[str, Any]:
         """The ``create_chat_completion`` arguments that constrain the reply: a grammar or a format."""
         if tools:
@@ -313,6 +325,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 # Lets the model pick any tool first and then find out what that tool still needs.
                 step["blocked"] = blocked
                 step["descriptions"] = {t["name"]: t.get("description") or "" for t in chosen}
+                step["produces"] = {name: sorted(fields) for name, fields in (produces or {}).items()}
             return {"tool_step": step}
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             return {"response_format": {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}}

@@ -81,7 +81,9 @@ def tool_step(
         offered = [name for name in wanted if name in calls]
         if offered or not wanted:
             return offered, []
-        ready, values = way_forward(wanted[0], step.get("blocked", {}), step.get("descriptions", {}))
+        ready, values = way_forward(
+            wanted[0], step.get("blocked", {}), step.get("descriptions", {}), step.get("produces", {})
+        )
         return [name for name in ready if name in calls], values
 
     if calling and step.get("blocked"):

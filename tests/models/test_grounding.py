@@ -10,6 +10,7 @@ from rolecall.models._grounding import (
     ground_parameters,
     is_identifier,
     missing_identifiers,
+    output_fields,
     way_forward,
 )
 
@@ -186,3 +187,36 @@ def test_with_no_lookup_ready_the_customer_is_asked_for_what_the_lookups_need() 
 
 def test_a_tool_that_is_not_blocked_needs_no_way_forward() -> None:
     assert way_forward("cancel_order", {}, DESCRIPTIONS) == ([], [])
+
+
+# Real tool specs rarely say in prose what a lookup returns: the output schema does.
+TERSE = {
+    "find_user_id_by_email": "Find user id by email.",
+    "get_user_details": "Get the details of a user, including their orders.",
+    "cancel_pending_order": "Cancel a pending order.",
+}
+TERSE_BLOCKED = {"get_user_details": ["user_id"], "cancel_pending_order": ["order_id"]}
+PRODUCES = {
+    "find_user_id_by_email": {"user_id"},
+    "get_user_details": {"user_id", "orders", "order_id", "email"},
+}
+
+
+def test_a_lookup_that_declares_the_id_only_in_its_output_schema_is_followed() -> None:
+    # Without the output schemas nothing leads to get_user_details: the id would be asked for.
+    assert way_forward("cancel_pending_order", TERSE_BLOCKED, TERSE) == ([], ["order_id"])
+    # With them: order_id <- get_user_details (needs user_id) <- find_user_id_by_email (callable).
+    assert way_forward("cancel_pending_order", TERSE_BLOCKED, TERSE, PRODUCES) == (["find_user_id_by_email"], [])
+
+
+def test_output_fields_are_read_at_any_depth() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "user_id": {"type": "string"},
+            "orders": {"type": "array", "items": {"type": "object", "properties": {"order_id": {"type": "string"}}}},
+            "address": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"zip": {"type": "string"}}}]},
+        },
+    }
+    assert output_fields(schema) == {"user_id", "orders", "order_id", "address", "zip"}
+    assert output_fields(None) == set() and output_fields({"type": "string"}) == set()
