@@ -45,6 +45,11 @@ class AssistChoice(enum.StrEnum):
     small_model = "small_model"
 
 
+class ExecutorChoice(enum.StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class ExportFormat(enum.StrEnum):
     openai = "openai"
     sharegpt = "sharegpt"
@@ -170,6 +175,18 @@ def run(
             "--workers", "-w", min=1, help="Worker processes, to use every core (the dialogues in flight are shared)."
         ),
     ] = 1,
+    executor: Annotated[
+        ExecutorChoice,
+        typer.Option(
+            "--executor",
+            help="Where dialogues run: local (this process, or --workers processes) or ray (--workers Ray "
+            "actors; RAY_ADDRESS names a cluster, else Ray starts locally).",
+        ),
+    ] = ExecutorChoice.local,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="Answer requests seen before from this folder (and store new replies there)."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a run in OUT, skipping dialogues written.")
     ] = False,
@@ -185,7 +202,10 @@ def run(
 ) -> None:
     """Generate dialogues: writes dialogues.jsonl, rejected.jsonl, failed.jsonl and manifest.json to OUT."""
     with ExitStack() as stack:
-        _run(scenario, out, dialogues, model, role_model, seed, concurrency, workers, resume, assist, quiet, stack)
+        _run(
+            scenario, out, dialogues, model, role_model, seed, concurrency, workers, executor, cache, resume,
+            assist, quiet, stack,
+        )  # fmt: skip
 
 
 def _run(
@@ -197,6 +217,8 @@ def _run(
     seed: int | None,
     concurrency: int,
     workers: int,
+    executor: ExecutorChoice,
+    cache: Path | None,
     resume: bool,
     assist: AssistChoice | None,
     quiet: bool,
@@ -217,7 +239,16 @@ def _run(
     from rolecall.agents import AutogenBackend
     from rolecall.assist import AssistPolicy
     from rolecall.models import ModelConfigError, ModelFactory
-    from rolecall.run import OutputExists, OutputFailed, ProcessExecutor, RunOptions, WorkerCrashed, run_scenario
+    from rolecall.run import (
+        Executor,
+        OutputExists,
+        OutputFailed,
+        ProcessExecutor,
+        RayExecutor,
+        RunOptions,
+        WorkerCrashed,
+        run_scenario,
+    )
 
     generation = loaded.scenario.generation
     assist_settings = generation.assist
@@ -225,7 +256,7 @@ def _run(
         assist_settings = assist_settings.model_copy(update={"mode": assist.value})
     try:
         # Each worker process keeps alive as many connections as it has dialogues in flight.
-        factory = ModelFactory(configs, connections=-(-concurrency // workers))
+        factory = ModelFactory(configs, connections=-(-concurrency // workers), cache_dir=cache)
         policy = AssistPolicy.resolve(assist_settings, factory.embedded_roles())
         factory.steer_assistant = policy.steer_assistant
         factory.prepare()  # fail now, before any output, on a bad config or missing weights
@@ -237,7 +268,7 @@ def _run(
         dialogues=dialogues or generation.dialogues,
         seed=generation.seed if seed is None else seed,
         concurrency=concurrency,
-        workers=workers,
+        cache_dir=cache,
         resume=resume,
         assist=policy,
     )
@@ -248,10 +279,19 @@ def _run(
     display = RunDisplay(loaded.name, options.dialogues, enabled=not quiet)
     resume = f"rolecall run {scenario} -o {out} -n {options.dialogues} --resume"
     backend = AutogenBackend(factory)
-    executor = ProcessExecutor(backend.recipe(), workers, concurrency) if workers > 1 else None
+    runs_dialogues: Executor | None = None
+    if executor is ExecutorChoice.ray:
+        try:
+            import ray  # noqa: F401 - only to say what is missing before anything runs
+        except ImportError:
+            typer.echo("error: --executor ray needs Ray: pip install 'rolecall[ray]'", err=True)
+            raise typer.Exit(EXIT_INVALID) from None
+        runs_dialogues = RayExecutor(backend.recipe(), workers, concurrency)
+    elif workers > 1:
+        runs_dialogues = ProcessExecutor(backend.recipe(), workers, concurrency)
     try:
         with display:
-            summary = asyncio.run(run_scenario(loaded, backend, options, display.update, executor))
+            summary = asyncio.run(run_scenario(loaded, backend, options, display.update, runs_dialogues))
     except OutputExists as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None

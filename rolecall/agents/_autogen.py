@@ -14,6 +14,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -198,6 +199,8 @@ class _SimulatedTool(BaseTool[BaseModel, BaseModel]):
             "description": tool.description,
             "parameters": tool.parameters,  # type: ignore[typeddict-item]
         }
+        # Not sent to any model: the embedded client routes a missing id to the tool that returns it.
+        self.output_schema = tool.returns
         self._execute = execute
 
     @property
@@ -288,9 +291,10 @@ class AutogenRecipe:
     configs: dict[str, dict[str, Any]]
     steer_assistant: bool = True
     connections: int | None = None
+    cache_dir: Path | None = None
 
     def build(self, quota_share: float = 1.0) -> AutogenBackend:
-        factory = ModelFactory(self.configs, self.connections)
+        factory = ModelFactory(self.configs, self.connections, self.cache_dir)
         factory.steer_assistant = self.steer_assistant
         return AutogenBackend(factory, quota_share)
 
@@ -308,7 +312,8 @@ class AutogenBackend:
 
     def recipe(self) -> AutogenRecipe:
         """How to build this backend again elsewhere (a worker process)."""
-        return AutogenRecipe(self.factory.configs, self.factory.steer_assistant, self.factory.connections)
+        factory = self.factory
+        return AutogenRecipe(factory.configs, factory.steer_assistant, factory.connections, factory.cache_dir)
 
     def limiter_for(self, role: str) -> RateLimiter:
         """The rate limiter of ``role``'s model, shared by every role on that model."""

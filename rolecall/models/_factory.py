@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rolecall.scenario import RateLimits, RetrySettings
@@ -24,7 +25,7 @@ ROLES = ("planner", "user", "assistant", "tool_simulator", "judge")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REDACTED = "<redacted>"
 # Keys of a model config that are rolecall's own, not AutoGen's: kept out of the client's config.
-ROLECALL_KEYS = ("retry", "limits")
+ROLECALL_KEYS = ("retry", "limits", "prices")
 # Words that make a config key a secret in any spelling (api_key, api-key, apiKey, X-API-Key,
 # client_secret, Authorization, access_token), but not a counter (max_tokens, prompt_tokens).
 _SECRET_WORDS = frozenset({"secret", "password", "passwd", "authorization", "credential", "credentials", "cookie"})
@@ -115,7 +116,12 @@ def is_embedded(config: Mapping[str, Any]) -> bool:
 class ModelFactory:
     """Builds (and shares) one client per distinct config; each role asks for its own."""
 
-    def __init__(self, configs: Mapping[str, Mapping[str, Any]], connections: int | None = None):
+    def __init__(
+        self,
+        configs: Mapping[str, Mapping[str, Any]],
+        connections: int | None = None,
+        cache_dir: Path | None = None,
+    ):
         unknown = set(configs) - {"default", *ROLES}
         if unknown:
             raise ModelConfigError(f"unknown roles in model configs: {sorted(unknown)}")
@@ -126,6 +132,8 @@ class ModelFactory:
         # Requests a run may have in flight at once: OpenAI-family clients keep that many
         # connections alive (None: the SDK's pool, 100).
         self.connections = connections
+        # Replies answered from disk for requests seen before (AutoGen's ChatCompletionCache).
+        self.cache_dir = cache_dir
 
     @property
     def configs(self) -> dict[str, dict[str, Any]]:
@@ -184,6 +192,9 @@ class ModelFactory:
                 raise ModelConfigError(
                     f"model for {role}: cannot build {config.get('provider')!r}: {message}"
                 ) from None
+            if self.cache_dir is not None:
+                shown = json.dumps(redact(config), sort_keys=True)  # no secret in the cache folder
+                self._clients[key] = _cached(self._clients[key], self.cache_dir, key, shown)
         return self._clients[key]
 
     def prepare(self) -> None:
@@ -191,7 +202,8 @@ class ModelFactory:
         fails before any output is written rather than once per dialogue."""
         for role in ROLES:
             client = self.client_for(role)
-            ready = getattr(client, "ensure_ready", None)
+            inner = getattr(client, "client", client)  # under a ChatCompletionCache
+            ready = getattr(inner, "ensure_ready", None)
             if ready is not None:
                 try:
                     ready()
@@ -212,6 +224,24 @@ class ModelFactory:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+def _cached(client: ChatCompletionClient, cache_dir: Path, model_key: str, shown: str) -> ChatCompletionClient:
+    """``client`` behind AutoGen's ``ChatCompletionCache`` with a disk store.
+
+    AutoGen's key covers the messages, tools, reply schema and per-request arguments, not the
+    model: each model config (as written, sampling parameters included) gets its own folder.
+    diskcache is safe to share between processes (worker processes, runs side by side)."""
+    import hashlib
+
+    import diskcache
+    from autogen_ext.cache_store.diskcache import DiskCacheStore
+    from autogen_ext.models.cache import ChatCompletionCache
+
+    folder = cache_dir / hashlib.sha256(model_key.encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.json").write_text(shown + "\n", encoding="utf-8")  # which model, for a reader
+    return ChatCompletionCache(client, DiskCacheStore(diskcache.Cache(str(folder))))
 
 
 def _check_client_class(role: str, provider: str) -> None:

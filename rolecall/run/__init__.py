@@ -17,6 +17,7 @@ from rolecall.run._check import (
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
 from rolecall.run._processes import BackendRecipe, ProcessExecutor, WorkerCrashed
+from rolecall.run._ray import RayExecutor
 from rolecall.run._records import dialogue_record, failed_record, record_id
 from rolecall.run._runner import MANIFEST, OutputExists, OutputFailed, Progress, RunOptions, RunSummary, run_scenario
 from rolecall.run._tally import FILES, Tally, read_run, tally
@@ -35,6 +36,7 @@ __all__ = [
     "OutputFailed",
     "ProcessExecutor",
     "Progress",
+    "RayExecutor",
     "RunOptions",
     "RunSummary",
     "Tally",

@@ -26,6 +26,10 @@ class Executor(Protocol):
         """Release what the executor holds (model clients, workers)."""
         ...
 
+    def describe(self) -> dict[str, object]:
+        """Where the dialogues ran, for the manifest."""
+        ...
+
 
 # Jobs started ahead of the oldest unfinished one, per unit of concurrency: enough that a slow
 # dialogue at the head does not idle the others, few enough that memory stays bounded.
@@ -68,3 +72,6 @@ class AsyncioExecutor:
 
     async def close(self) -> None:
         await self.backend.close()
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "asyncio", "workers": 1}

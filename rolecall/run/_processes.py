@@ -125,3 +125,6 @@ class ProcessExecutor:
 
     async def close(self) -> None:
         self._stop()
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "processes", "workers": self.workers, "concurrency_per_worker": self.per_worker}

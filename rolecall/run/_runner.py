@@ -51,7 +51,7 @@ class RunOptions:
     dialogues: int
     seed: int
     concurrency: int = 1
-    workers: int = 1  # for the manifest; the executor runs them
+    cache_dir: Path | None = None  # for the manifest; the model clients use it
     resume: bool = False
     assist: AssistPolicy = field(default_factory=AssistPolicy.off)
 
@@ -271,10 +271,11 @@ class Runner:
             "tool_effects": {
                 tool.name: {"effect": tool.effect[0], "source": tool.effect[1]} for tool in self.scenario.tools
             },
+            "executor": self.executor.describe(),
             "packages": _package_versions(),
             "options": {
                 "concurrency": self.options.concurrency,
-                "workers": self.options.workers,
+                "cache": str(self.options.cache_dir) if self.options.cache_dir else None,
                 "resume": self.options.resume,
             },
             "started_at": started_at,

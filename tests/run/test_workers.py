@@ -31,7 +31,8 @@ def test_two_workers_write_the_same_files_as_one_process(tmp_path: Path) -> None
         assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes(), file
     one = json.loads((tmp_path / "one" / "manifest.json").read_text())
     two = json.loads((tmp_path / "two" / "manifest.json").read_text())
-    assert two["options"]["workers"] == 2 and one["options"]["workers"] == 1
+    assert two["executor"] == {"kind": "processes", "workers": 2, "concurrency_per_worker": 2}
+    assert one["executor"] == {"kind": "asyncio", "workers": 1}
     assert two["counts"] == one["counts"] and sum(two["counts"].values()) == 7
     assert two["usage"] == one["usage"]
 
