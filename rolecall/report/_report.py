@@ -18,7 +18,7 @@ from typing import Any
 
 from rolecall.report._distance import js_distance, noise_floor, share_bin
 from rolecall.report._stats import ConversationStats, conversation_stats
-from rolecall.run import FILES
+from rolecall.run import FILES, MANIFEST
 
 # The distributions compared with references; each maps a conversation to a discrete value.
 DISTRIBUTIONS = {
@@ -143,24 +143,60 @@ def _rolecall_stats(records: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
-def _cost(records: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _cost(records: dict[str, list[dict[str, Any]]], models: dict[str, Any]) -> dict[str, Any]:
+    """Model calls, tokens and, for roles whose model config has ``prices``, money: in all and
+    per accepted dialogue (every dialogue's cost, rejected and failed ones included, is what the
+    accepted ones cost to make)."""
     accepted = len(records["accepted"])
     by_role: dict[str, Counter[str]] = {}
     for record in (r for kind in FILES for r in records[kind]):
         for role, usage in ((record.get("metadata") or {}).get("usage") or {}).get("by_role", {}).items():
             counter = by_role.setdefault(role, Counter())
             counter["calls"] += usage.get("calls", 0)
-            counter["tokens"] += usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+            counter["prompt_tokens"] += usage.get("prompt_tokens", 0)
+            counter["completion_tokens"] += usage.get("completion_tokens", 0)
     calls = sum(c["calls"] for c in by_role.values())
-    tokens = sum(c["tokens"] for c in by_role.values())
+    tokens = sum(c["prompt_tokens"] + c["completion_tokens"] for c in by_role.values())
     per = (lambda n: round(n / accepted, 1)) if accepted else (lambda n: None)
+    roles: dict[str, Any] = {}
+    money: dict[str, float] = {}  # currency -> amount
+    unpriced = []
+    for role, c in sorted(by_role.items()):
+        roles[role] = {"calls": c["calls"], "tokens": c["prompt_tokens"] + c["completion_tokens"]}
+        prices = ((models.get(role) or {}).get("prices")) or None
+        if prices:
+            amount = (
+                c["prompt_tokens"] * prices["prompt_per_million"]
+                + c["completion_tokens"] * prices["completion_per_million"]
+            ) / 1e6
+            currency = prices.get("currency", "USD")
+            roles[role]["money"] = {"amount": round(amount, 6), "currency": currency}
+            money[currency] = money.get(currency, 0.0) + amount
+        elif c["calls"]:
+            unpriced.append(role)
     return {
         "model_calls": calls,
         "tokens": tokens,
         "model_calls_per_accepted": per(calls),
         "tokens_per_accepted": per(tokens),
-        "by_role": {role: {"calls": c["calls"], "tokens": c["tokens"]} for role, c in sorted(by_role.items())},
+        "money": {currency: round(amount, 6) for currency, amount in money.items()},
+        "money_per_accepted": (
+            {currency: round(amount / accepted, 6) for currency, amount in money.items()} if accepted else None
+        ),
+        "unpriced_roles": unpriced,  # roles whose model config gives no prices: not in the money
+        "by_role": roles,
     }
+
+
+def _manifest_models(run_dir: Path) -> dict[str, Any]:
+    """The run's model configs by role, as its manifest records them (prices included)."""
+    path = run_dir / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")).get("models") or {})
+    except ValueError:
+        return {}
 
 
 def build_report(run_dir: Path, references: Iterable[tuple[str, Path]] = ()) -> dict[str, Any]:
@@ -182,5 +218,5 @@ def build_report(run_dir: Path, references: Iterable[tuple[str, Path]] = ()) -> 
         "corpora": corpora,
         "distances": distances,
         "rolecall": _rolecall_stats(records),
-        "cost": _cost(records),
+        "cost": _cost(records, _manifest_models(run_dir)),
     }

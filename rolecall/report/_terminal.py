@@ -63,4 +63,5 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     console.print(
         f"cost: {cost['model_calls']} model calls, {cost['tokens']} tokens; per accepted dialogue "
         f"{cost['model_calls_per_accepted']} calls, {cost['tokens_per_accepted']} tokens"
+        + "".join(f", {amount:.4f} {currency}" for currency, amount in (cost["money_per_accepted"] or {}).items())
     )

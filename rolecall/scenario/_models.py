@@ -373,6 +373,14 @@ class RateLimits(StrictModel):
     )
 
 
+class ModelPrices(StrictModel):
+    """What a model's tokens cost, for the cost figures of `rolecall report`."""
+
+    prompt_per_million: float = Field(ge=0.0, description="Price of a million prompt tokens.")
+    completion_per_million: float = Field(ge=0.0, description="Price of a million completion tokens.")
+    currency: str = Field(default="USD", min_length=1, description="Currency of both prices.")
+
+
 # Chat clients rolecall knows (AutoGen's well-known names included); any other provider must
 # name a module that can be found, checked without importing it (validate runs nothing).
 KNOWN_PROVIDERS = frozenset(
@@ -425,6 +433,10 @@ class ComponentConfig(StrictModel):
     )
     limits: RateLimits | None = Field(
         default=None, description="rolecall's rate limits for this model (not part of the AutoGen config)."
+    )
+    prices: ModelPrices | None = Field(
+        default=None,
+        description="What this model's tokens cost, for `rolecall report` (not part of the AutoGen config).",
     )
 
 

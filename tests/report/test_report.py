@@ -189,3 +189,31 @@ def test_the_tau_retail_scenario_loads_the_shared_tools(tmp_path: Path) -> None:
     result = run_cli("validate", scenario, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "16 tools" in result.stdout
+
+
+def test_money_comes_from_the_prices_in_the_run_s_model_config(tmp_path: Path) -> None:
+    import yaml
+
+    from rolecall.mock import MockServer, model_config
+
+    with MockServer() as server:
+        config = {**model_config(server.base_url), "prices": {"prompt_per_million": 2.5, "completion_per_million": 10}}
+        (tmp_path / "priced.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        out = tmp_path / "run"
+        done = run_cli(
+            "run", SCENARIOS / "retail_orders.yaml", "-o", out, "-n", "3", "--model", tmp_path / "priced.yaml",
+            "-q", cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    result = run_cli("report", out, "--json", tmp_path / "r.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    cost = json.loads((tmp_path / "r.json").read_text())["cost"]
+    prompt = completion = 0
+    for name in ("dialogues.jsonl", "rejected.jsonl", "failed.jsonl"):
+        for line in (out / name).read_text().splitlines():
+            for usage in json.loads(line)["metadata"]["usage"]["by_role"].values():
+                prompt, completion = prompt + usage["prompt_tokens"], completion + usage["completion_tokens"]
+    expected = (prompt * 2.5 + completion * 10) / 1e6
+    assert prompt > 0 and cost["money"] == {"USD": round(expected, 6)}
+    assert cost["unpriced_roles"] == []
+    assert "USD" in result.stdout
