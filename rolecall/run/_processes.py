@@ -31,6 +31,15 @@ class WorkerCrashed(Exception):
     """A worker process died or raised outside any dialogue; the records written so far are whole."""
 
 
+def delivered(worker: int, kind: str, value: Any) -> DialogueOutcome:
+    """A worker's message as the outcome it carries, or the error that stops the run."""
+    if kind == "aborted":
+        raise RunAborted(*value)
+    if kind == "crashed":
+        raise WorkerCrashed(f"worker {worker}: {value}")
+    return value  # type: ignore[no-any-return]
+
+
 class BackendRecipe(Protocol):
     """What a worker needs to build its own backend: picklable, and cheap to send."""
 
@@ -94,11 +103,7 @@ class ProcessExecutor:
             for position in range(len(listed)):
                 worker = position % count
                 kind, value = await loop.run_in_executor(None, self._next, worker, outboxes[worker])
-                if kind == "aborted":
-                    raise RunAborted(*value)
-                if kind == "crashed":
-                    raise WorkerCrashed(f"worker {worker}: {value}")
-                yield value
+                yield delivered(worker, kind, value)
         finally:
             self._stop()
 

@@ -18,7 +18,7 @@ from rolecall.agents import RunAborted
 from rolecall.dialogue import RunContext
 from rolecall.run._executor import LOOKAHEAD, AsyncioExecutor
 from rolecall.run._job import DialogueJob, DialogueOutcome
-from rolecall.run._processes import BackendRecipe, WorkerCrashed
+from rolecall.run._processes import BackendRecipe, WorkerCrashed, delivered
 
 
 class DialogueWorker:
@@ -95,11 +95,7 @@ class RayExecutor:
                     kind, value = await self._actors[worker].next.remote()
                 except ray.exceptions.RayActorError as error:  # the actor's process or node died
                     raise WorkerCrashed(f"worker {worker}: {error}") from None
-                if kind == "aborted":
-                    raise RunAborted(*value)
-                if kind == "crashed":
-                    raise WorkerCrashed(f"worker {worker}: {value}")
-                yield value
+                yield delivered(worker, kind, value)
         finally:
             self._stop()
 
