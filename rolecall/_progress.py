@@ -73,4 +73,7 @@ class RunDisplay:
         table.add_row("manifest", "", str(out / MANIFEST))
         self.console.print(table)
         accepted = counts.get("accepted", 0)
-        self.console.print(f"{accepted} accepted; read them with: rolecall view {out / FILES['accepted']}")
+        if accepted:
+            self.console.print(f"{accepted} accepted; read them with: rolecall view {out / FILES['accepted']}")
+        else:  # an empty file is no place to send a newcomer: show why each was turned down
+            self.console.print(f"0 accepted; see why with: rolecall view {out} --rejected")
