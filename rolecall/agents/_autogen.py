@@ -48,6 +48,7 @@ from rolecall.agents._protocols import (
 )
 from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
 from rolecall.models import ModelFactory
+from rolecall.planning import output_fields
 from rolecall.scenario import Tool
 from rolecall.tokens import count_tokens
 
@@ -199,8 +200,9 @@ class _SimulatedTool(BaseTool[BaseModel, BaseModel]):
             "description": tool.description,
             "parameters": tool.parameters,  # type: ignore[typeddict-item]
         }
-        # Not sent to any model: the embedded client routes a missing id to the tool that returns it.
-        self.output_schema = tool.returns
+        # Not sent to any model: the embedded client routes a missing id to the tool that returns
+        # it. The output fields as the planner's dataflow graph reads them, computed once.
+        self.produces = frozenset(field.name for field in output_fields(tool.returns))
         self._execute = execute
 
     @property

@@ -141,24 +141,6 @@ def missing_identifiers(parameters: dict[str, Any], candidates: list[str]) -> li
     return [name for name in identifiers if _narrow(copy.deepcopy(properties[name]), candidates) is None] or identifiers
 
 
-def output_fields(schema: Mapping[str, Any] | None) -> set[str]:
-    """Every property name an output schema declares, at any depth (inside objects and arrays)."""
-    found: set[str] = set()
-    stack = [schema] if isinstance(schema, Mapping) else []
-    while stack:
-        node = stack.pop()
-        properties = node.get("properties")
-        if isinstance(properties, Mapping):
-            found.update(str(name) for name in properties)
-            stack += [value for value in properties.values() if isinstance(value, Mapping)]
-        for key in ("items", "additionalProperties"):
-            if isinstance(node.get(key), Mapping):
-                stack.append(node[key])
-        for key in ("anyOf", "oneOf", "allOf"):
-            stack += [value for value in node.get(key) or [] if isinstance(value, Mapping)]
-    return found
-
-
 def way_forward(
     tool: str,
     blocked: dict[str, list[str]],
@@ -170,7 +152,7 @@ def way_forward(
 
     Returns ``(tools to call first, values to ask the customer for)``; at most one is non-empty.
     A tool can supply a missing value when its declared output schema has a field of that name
-    (``produces``: tool -> output field names, from :func:`output_fields`), or when its
+    (``produces``: tool -> the names of its output fields), or when its
     description says so ("Returns the customer_id used by other tools"); ``blocked`` maps each
     tool that cannot be called yet to its missing values.
     Internal ids (``*_id``) are followed through their producers up to ``max_depth`` steps:

@@ -38,7 +38,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, Field
 
 from rolecall.models._grammar import CALL_OPENERS, grammar_safe, json_text, text_grammar
-from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers, output_fields
+from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers
 from rolecall.models._llama_tools import TOOL_CALL, answered_calls, loads, tool_step
 from rolecall.models._prefix_cache import prefix_cache
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
@@ -144,13 +144,13 @@ def _tool_schemas(tools: Sequence[Tool | ToolSchema]) -> list[ToolSchema]:
 
 
 def _produced(tools: Sequence[Tool | ToolSchema]) -> dict[str, set[str]]:
-    """Tool -> the fields its declared output schema holds, for tools that carry one as an
-    ``output_schema`` attribute (the simulated tools do; a plain schema has none). Not part of
-    the tool list the model sees: it only routes a missing id to the lookup that returns it."""
+    """Tool -> the names of the fields its declared output schema holds, for tools that carry
+    them as a ``produces`` attribute (the simulated tools do; a plain schema has none). Not part
+    of the tool list the model sees: it only routes a missing id to the lookup that returns it."""
     return {
-        tool.schema["name"]: output_fields(tool.output_schema)  # type: ignore[union-attr]
+        tool.schema["name"]: set(tool.produces)  # type: ignore[union-attr]
         for tool in tools
-        if getattr(tool, "output_schema", None)
+        if getattr(tool, "produces", None)
     }
 
 

@@ -10,7 +10,6 @@ from rolecall.models._grounding import (
     ground_parameters,
     is_identifier,
     missing_identifiers,
-    output_fields,
     way_forward,
 )
 
@@ -209,14 +208,23 @@ def test_a_lookup_that_declares_the_id_only_in_its_output_schema_is_followed() -
     assert way_forward("cancel_pending_order", TERSE_BLOCKED, TERSE, PRODUCES) == (["find_user_id_by_email"], [])
 
 
-def test_output_fields_are_read_at_any_depth() -> None:
-    schema = {
+def test_the_simulated_tools_tell_the_embedded_client_what_they_return() -> None:
+    from rolecall.agents._autogen import _SimulatedTool
+    from rolecall.models._llama import _produced
+    from rolecall.scenario import Tool
+
+    returns = {
         "type": "object",
         "properties": {
             "user_id": {"type": "string"},
             "orders": {"type": "array", "items": {"type": "object", "properties": {"order_id": {"type": "string"}}}},
-            "address": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"zip": {"type": "string"}}}]},
         },
     }
-    assert output_fields(schema) == {"user_id", "orders", "order_id", "address", "zip"}
-    assert output_fields(None) == set() and output_fields({"type": "string"}) == set()
+
+    async def execute(name: str, arguments: dict, call_id: str) -> str:
+        return "{}"
+
+    details = _SimulatedTool(Tool("get_user_details", "Get a user.", {"type": "object"}, returns), execute)
+    bare = _SimulatedTool(Tool("cancel_pending_order", "Cancel.", {"type": "object"}), execute)
+    assert _produced([details, bare]) == {"get_user_details": {"user_id", "orders", "order_id"}}
+    assert "produces" not in details.schema  # never part of what a model is shown
