@@ -247,6 +247,7 @@ def _run(
         RayExecutor,
         RunOptions,
         WorkerCrashed,
+        concurrency_per_worker,
         run_scenario,
     )
 
@@ -256,7 +257,7 @@ def _run(
         assist_settings = assist_settings.model_copy(update={"mode": assist.value})
     try:
         # Each worker process keeps alive as many connections as it has dialogues in flight.
-        factory = ModelFactory(configs, connections=-(-concurrency // workers), cache_dir=cache)
+        factory = ModelFactory(configs, connections=concurrency_per_worker(concurrency, workers), cache_dir=cache)
         policy = AssistPolicy.resolve(assist_settings, factory.embedded_roles())
         factory.steer_assistant = policy.steer_assistant
         factory.prepare()  # fail now, before any output, on a bad config or missing weights

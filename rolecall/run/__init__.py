@@ -16,7 +16,7 @@ from rolecall.run._check import (
 )
 from rolecall.run._executor import AsyncioExecutor, Executor
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
-from rolecall.run._processes import BackendRecipe, ProcessExecutor, WorkerCrashed
+from rolecall.run._processes import BackendRecipe, ProcessExecutor, WorkerCrashed, concurrency_per_worker
 from rolecall.run._ray import RayExecutor
 from rolecall.run._records import dialogue_record, failed_record, record_id
 from rolecall.run._runner import MANIFEST, OutputExists, OutputFailed, Progress, RunOptions, RunSummary, run_scenario
@@ -43,6 +43,7 @@ __all__ = [
     "WorkerCrashed",
     "check_record",
     "checked_record",
+    "concurrency_per_worker",
     "dialogue_record",
     "failed_record",
     "judge_record",

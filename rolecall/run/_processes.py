@@ -48,26 +48,45 @@ class BackendRecipe(Protocol):
         ...
 
 
+def concurrency_per_worker(concurrency: int, workers: int) -> int:
+    """Dialogues in flight per worker: the ceiling, so that the workers hold C in all, not fewer."""
+    return max(1, -(-concurrency // max(1, workers)))
+
+
+async def shard_messages(
+    recipe: BackendRecipe, share: float, context: RunContext, indexes: list[int], concurrency: int
+) -> AsyncIterator[tuple[str, Any]]:
+    """A worker's share of a run as ``(kind, value)`` messages, in order: ``outcome`` per dialogue,
+    then, if the work stopped early, ``aborted`` (the fields of a :class:`RunAborted`: the
+    exception itself does not unpickle) or ``crashed`` (the error, as text)."""
+    executor: AsyncioExecutor | None = None
+    try:
+        executor = AsyncioExecutor(recipe.build(share), concurrency)
+        async for outcome in executor.run(DialogueJob(context, index) for index in indexes):
+            yield "outcome", outcome
+    except RunAborted as error:
+        yield "aborted", (error.role, error.reason, error.cause)
+    except Exception as error:  # reported to the parent, which stops the run
+        yield "crashed", f"{type(error).__name__}: {error}"
+    finally:
+        if executor is not None:
+            await executor.close()
+
+
 def _work(
     recipe: BackendRecipe, share: float, context: RunContext, indexes: list[int], concurrency: int, outbox: Any
 ) -> None:
-    """A worker process: produce dialogues ``indexes`` and put ``(kind, value)`` on ``outbox``."""
+    """A worker process: its shard's messages, put on ``outbox``."""
 
     async def produce() -> None:
-        executor = AsyncioExecutor(recipe.build(share), concurrency)
-        try:
-            async for outcome in executor.run(DialogueJob(context, index) for index in indexes):
-                outbox.put(("outcome", outcome))
-        finally:
-            await executor.close()
+        async for message in shard_messages(recipe, share, context, indexes, concurrency):
+            outbox.put(message)
 
     try:
         asyncio.run(produce())
-    except RunAborted as error:  # sent as fields: the exception itself does not unpickle
-        outbox.put(("aborted", (error.role, error.reason, error.cause)))
     except KeyboardInterrupt:
         pass
-    except BaseException as error:  # reported to the parent, which stops the run
+    except BaseException as error:  # outside any dialogue (a message that does not pickle, say)
         outbox.put(("crashed", f"{type(error).__name__}: {error}"))
 
 
@@ -77,7 +96,7 @@ class ProcessExecutor:
     def __init__(self, recipe: BackendRecipe, workers: int, concurrency: int):
         self.recipe = recipe
         self.workers = max(1, workers)
-        self.per_worker = max(1, -(-concurrency // self.workers))  # ceiling: C in all, not fewer
+        self.per_worker = concurrency_per_worker(concurrency, self.workers)
         self._processes: list[multiprocessing.process.BaseProcess] = []
 
     async def run(self, jobs: Iterable[DialogueJob]) -> AsyncIterator[DialogueOutcome]:

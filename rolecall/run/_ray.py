@@ -14,11 +14,16 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from rolecall.agents import RunAborted
 from rolecall.dialogue import RunContext
-from rolecall.run._executor import LOOKAHEAD, AsyncioExecutor
+from rolecall.run._executor import LOOKAHEAD
 from rolecall.run._job import DialogueJob, DialogueOutcome
-from rolecall.run._processes import BackendRecipe, WorkerCrashed, delivered
+from rolecall.run._processes import (
+    BackendRecipe,
+    WorkerCrashed,
+    concurrency_per_worker,
+    delivered,
+    shard_messages,
+)
 
 
 class DialogueWorker:
@@ -35,18 +40,8 @@ class DialogueWorker:
 
     async def _produce(self, context: RunContext, indexes: list[int]) -> None:
         assert self.outbox is not None
-        executor: AsyncioExecutor | None = None
-        try:
-            executor = AsyncioExecutor(self.recipe.build(self.share), self.concurrency)
-            async for outcome in executor.run(DialogueJob(context, index) for index in indexes):
-                await self.outbox.put(("outcome", outcome))
-        except RunAborted as error:
-            await self.outbox.put(("aborted", (error.role, error.reason, error.cause)))
-        except Exception as error:  # reported to the driver, which stops the run
-            await self.outbox.put(("crashed", f"{type(error).__name__}: {error}"))
-        finally:
-            if executor is not None:
-                await executor.close()
+        async for message in shard_messages(self.recipe, self.share, context, indexes, self.concurrency):
+            await self.outbox.put(message)
 
     async def next(self) -> tuple[str, Any]:
         assert self.outbox is not None
@@ -59,7 +54,7 @@ class RayExecutor:
     def __init__(self, recipe: BackendRecipe, workers: int, concurrency: int, address: str | None = None):
         self.recipe = recipe
         self.workers = max(1, workers)
-        self.per_worker = max(1, -(-concurrency // self.workers))
+        self.per_worker = concurrency_per_worker(concurrency, self.workers)
         self.address = address
         self._actors: list[Any] = []
         self._cluster: dict[str, object] = {}
