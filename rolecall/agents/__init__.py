@@ -15,7 +15,7 @@ from rolecall.agents._protocols import (
     ToolExecutor,
     Usage,
 )
-from rolecall.agents._provenance import Origin, provenance
+from rolecall.agents._provenance import INJECTED_CALL_PREFIX, Origin, provenance
 from rolecall.agents._replies import (
     HumanUserReply,
     JudgeReply,
@@ -39,6 +39,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "INJECTED_CALL_PREFIX",
     "AssistantSession",
     "AssistantStep",
     "AutogenBackend",

@@ -24,10 +24,12 @@ from autogen_agentchat.messages import (
     ToolCallExecutionEvent,
     ToolCallRequestEvent,
 )
-from autogen_core import CancellationToken
+from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import (
     AssistantMessage,
     ChatCompletionClient,
+    FunctionExecutionResult,
+    FunctionExecutionResultMessage,
     LLMMessage,
     RequestUsage,
     SystemMessage,
@@ -46,6 +48,7 @@ from rolecall.agents._protocols import (
     ToolExecutor,
     Usage,
 )
+from rolecall.agents._provenance import INJECTED_CALL_PREFIX
 from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
 from rolecall.models import ModelFactory
 from rolecall.planning import output_fields
@@ -262,6 +265,21 @@ class AutogenAssistant:
                 messages = []
                 await attempts.failed(attempt, error)
         raise attempts.exhausted("the model call failed")
+
+    async def insert_failed_call(self, name: str, arguments: str, result: str) -> None:
+        # The agent's memory ends with its latest step: the call message and its results.
+        context = self.agent.model_context
+        messages = await context.get_messages()
+        call_id = f"{INJECTED_CALL_PREFIX}{len(messages)}"
+        injected: list[LLMMessage] = [
+            AssistantMessage(content=[FunctionCall(id=call_id, arguments=arguments, name=name)], source="assistant"),
+            FunctionExecutionResultMessage(
+                content=[FunctionExecutionResult(call_id=call_id, content=result, is_error=True, name=name)]
+            ),
+        ]
+        await context.clear()
+        for message in [*messages[:-2], *injected, *messages[-2:]]:
+            await context.add_message(message)
 
     def _read(self, response: Response) -> AssistantStep:
         inner = list(response.inner_messages or [])

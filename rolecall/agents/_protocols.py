@@ -100,6 +100,11 @@ class AssistantSession(Protocol):
         """Add ``user_message`` (if any) and run one inference, executing any tool calls."""
         ...
 
+    async def insert_failed_call(self, name: str, arguments: str, result: str) -> None:
+        """Put a call written by code (an injected mistake) and its error result into the
+        assistant's memory just before its latest step, so later steps see what the record shows."""
+        ...
+
 
 class RoleBackend(Protocol):
     """Makes the roles of one dialogue."""

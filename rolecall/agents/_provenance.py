@@ -26,3 +26,8 @@ class Origin(enum.StrEnum):
 def provenance(origin: Origin, **detail: Any) -> dict[str, Any]:
     """One provenance entry: ``{"origin": ..., **detail}`` with empty details left out."""
     return {"origin": str(origin), **{key: value for key, value in detail.items() if value not in (None, [], "")}}
+
+
+# The call id an injected mistake has in the assistant's own memory (the record numbers calls
+# itself): how a model server, such as the mock, can tell it from the model's own calls.
+INJECTED_CALL_PREFIX = "injected_"

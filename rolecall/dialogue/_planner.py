@@ -63,14 +63,23 @@ class TurnPlanner:
                     id=f"${position}", name=call.name, arguments=call.arguments, output=call.output, note=call.note
                 )
             )
+            self.simulator.remember_prior(call.name, call.arguments, call.output)
 
     async def next_turn(self, turn: int) -> TurnPlan:
         """The plan of turn ``turn``, hidden calls chosen; the tool simulator is told what it needs."""
         plan = await self.plan(turn)
         self.simulator.needed_fields = self._needed_fields(plan)
         self.simulator.needed_values = self._needed_values(plan)
-        if turn == 0 and self.settings.prior_calls.enabled:
-            plan = await self.move_to_prior(plan)
+        prior = self.settings.prior_calls
+        if turn == 0 and prior.enabled:
+            # Its own stream: the share drawn does not shift the plans' draws.
+            requested = random.Random(f"prior:{self.dialogue.seed}").random() < prior.share
+            moved = await self.move_to_prior(plan) if requested else plan
+            self.dialogue.phenomena["prior_state"] = {
+                "requested": requested,
+                "calls": [call.id for call in plan.calls if call not in moved.calls],
+            }
+            plan = moved
         hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
         plan.hidden = choose_hidden(plan, self.rng, hidden_max)
         return plan
@@ -248,11 +257,9 @@ class TurnPlanner:
                 continue
             arguments = _resolve(call.arguments, outputs)
             output = await self.simulator.simulate(call.name, arguments)
+            self.simulator.remember_prior(call.name, arguments, output)
             outputs[call.id] = output
-            note = f"Done before this conversation: {self.context.tools[call.name].description.strip()}"
-            self.dialogue.prior_calls.append(
-                PriorCall(id=call.id, name=call.name, arguments=arguments, output=output, note=note)
-            )
+            self.dialogue.prior_calls.append(PriorCall(id=call.id, name=call.name, arguments=arguments, output=output))
         return TurnPlan(goal=plan.goal, calls=[c for c in plan.calls if c.id not in moved])
 
 

@@ -26,13 +26,15 @@ from rolecall.agents import (
     RoleError,
     provenance,
 )
-from rolecall.assist import TurnState, UserAids, UserTurn
+from rolecall.assist import Detail, TurnState, UserAids, UserTurn
+from rolecall.dialogue._mistakes import mistake_for
 from rolecall.dialogue._planner import TurnPlanner
 from rolecall.dialogue._tools import ToolSimulator
 from rolecall.dialogue._types import Dialogue, DialogueFailed, EndReason, RunContext, dialogue_seed
-from rolecall.dialogue._user import ON_REQUEST, UPFRONT, TurnUserSimulator
+from rolecall.dialogue._user import MISSING_PARAMETER, ON_REQUEST, UPFRONT, TurnUserSimulator, detail
 from rolecall.planning import TurnPlan
 from rolecall.scenario import LoadedScenario
+from rolecall.validators import unstated_literals
 
 NO_PROGRESS_REPLIES = 3  # assistant replies in a row without a tool call
 REPEATS_BEFORE_STALL = 1  # answers an identical call may get before repeating it is a stall
@@ -64,6 +66,9 @@ class _Session:
         self.dialogue = Dialogue(index, seed, persona, date, facts={"date": date, **persona.facts})
         # Its own streams, so the disclosure draws and faults do not shift the plans.
         self.disclosure_rng = random.Random(f"disclosure:{seed}")
+        self.missing_rng = random.Random(f"missing:{seed}")
+        self.mistake_rng = random.Random(f"mistakes:{seed}")
+        self.mistakes_left = self._draw_mistakes()
         self.user_role = backend.structured("user")
         simulator_role = backend.structured("tool_simulator")
         planner_role = backend.structured("planner")
@@ -104,8 +109,10 @@ class _Session:
             for turn in range(turns):
                 plan = await self.planner.next_turn(turn)
                 dialogue.turns.append(plan)
-                dialogue.disclosure.append(self._disclosure())
-                ending = await self._play_turn(plan)
+                disclosure = self._disclosure()
+                withheld = self._withhold(plan, turn) if disclosure == UPFRONT else None
+                dialogue.disclosure.append(MISSING_PARAMETER if withheld else disclosure)
+                ending = await self._play_turn(plan, withheld)
                 if ending != EndReason.COMPLETED:
                     dialogue.end_reason = ending
                     break
@@ -127,11 +134,84 @@ class _Session:
             return ON_REQUEST if self.disclosure_rng.random() < user.on_request_share else UPFRONT
         return user.disclosure
 
-    async def _play_turn(self, plan: TurnPlan) -> EndReason:
+    def _withhold(self, plan: TurnPlan, turn: int) -> Detail | None:
+        """missing_parameter: with its share, one planned value the opening leaves out (the goal
+        call's first, else an earlier call's), one the user has not said in an earlier turn."""
+        share = self.settings.missing_parameter.share
+        if share <= 0:
+            return None
+        entry = self.dialogue.phenomena.setdefault("missing_parameter", {"requested": [], "withheld": []})
+        if self.missing_rng.random() >= share:
+            return None
+        entry["requested"].append(turn)
+        said = [m["content"] for m in self.dialogue.messages if m["role"] == "user"]
+        for call in reversed(plan.calls):
+            literals = unstated_literals(call.literals(), self.context.tools[call.name].parameters, said)
+            if literals:
+                path, value = literals[0]
+                label, shown = detail(path, value)
+                entry["withheld"].append(
+                    {"turn": turn, "call": call.id, "tool": call.name, "parameter": path, "value": shown}
+                )
+                return label, shown
+        return None
+
+    def _draw_mistakes(self) -> int:
+        """error_recovery: how many mistakes this dialogue gets (0 unless its share is drawn)."""
+        recovery = self.settings.error_recovery
+        if recovery.share <= 0:
+            return 0
+        requested = self.mistake_rng.random() < recovery.share
+        planned = self.mistake_rng.randint(1, recovery.max_per_dialogue) if requested else 0
+        self.dialogue.phenomena["error_recovery"] = {"requested": requested, "planned": planned, "injected": []}
+        return planned
+
+    async def _inject_mistake(self, step: AssistantStep) -> None:
+        """Before the step's first call, with the mistakes drawn for this dialogue, a wrong version
+        of it and a hint-like error, marked ``injected``; only before a call that succeeded, so
+        the correction is there."""
+        call = step.calls[0]
+        tool = self.context.tools.get(call.name)
+        if self.mistakes_left <= 0 or tool is None or call.call_id in self.simulator.faults:
+            return
+        try:
+            arguments = json.loads(call.arguments)
+        except ValueError:
+            return
+        if not isinstance(arguments, dict) or self.mistake_rng.random() < 0.5:  # spread them over the calls
+            return
+        known = [*self.dialogue.facts.values(), *arguments.values()]
+        mistake = mistake_for(tool, arguments, known, self.mistake_rng)
+        if mistake is None:
+            return
+        self.mistakes_left -= 1
+        await self.assistant.insert_failed_call(mistake.name, mistake.arguments_text, mistake.result_text)
+        record_id = self._record_id(f"injected:{len(self._call_ids)}")
+        tool_call = {
+            "id": record_id,
+            "type": "function",
+            "function": {"name": mistake.name, "arguments": mistake.arguments_text},
+        }
+        origin = provenance(Origin.INJECTED, mistake=mistake.kind)
+        self.dialogue.add({"role": "assistant", "content": None, "tool_calls": [tool_call]}, origin)
+        message = {"role": "tool", "tool_call_id": record_id, "content": mistake.result_text}
+        self.dialogue.add(message, provenance(Origin.INJECTED, mistake=mistake.kind, template=mistake.template))
+        self.dialogue.phenomena["error_recovery"]["injected"].append(
+            {"call_id": record_id, "tool": mistake.name, "mistake": mistake.kind}
+        )
+
+    def _record_id(self, key: str) -> str:
+        self._call_ids[key] = record_id = f"call_{len(self._call_ids) + 1}"
+        return record_id
+
+    async def _play_turn(self, plan: TurnPlan, withheld: Detail | None) -> EndReason:
         limits = self.settings
-        user = TurnUserSimulator(self.user_role, self.dialogue, plan, self.context.tools, self.dialogue.disclosure[-1])
-        said = await self.aids.opening(user, upfront=self.dialogue.disclosure[-1] == UPFRONT)
+        disclosure = self.dialogue.disclosure[-1]
+        user = TurnUserSimulator(self.user_role, self.dialogue, plan, self.context.tools, disclosure, withheld)
+        said = await self.aids.opening(user, upfront=disclosure in (UPFRONT, MISSING_PARAMETER))
+        self.dialogue.turn_starts.append(len(self.dialogue.messages))
         self._say(said)
+        user.opened = True
         pending: str | None = said.message
         turn = _Turn(plan)
         while True:
@@ -145,6 +225,7 @@ class _Session:
             if self.simulator.failure:
                 raise DialogueFailed("tool_simulator", self.simulator.failure, cause=self.simulator.failure_cause)
             if step.calls:
+                await self._inject_mistake(step)
                 ending = self._record_calls(step, turn)
                 if ending:
                     return ending
@@ -218,8 +299,7 @@ class _Session:
                 # still gets a JSON result, as its contract says.
                 result = self.simulator.reject_unparsed(call.call_id, call.name, call.arguments)
                 calls[position] = call = ExecutedCall(call.call_id, call.name, call.arguments, result)
-            record_id = f"call_{len(self._call_ids) + 1}"
-            self._call_ids[call.call_id] = record_id
+            record_id = self._record_id(call.call_id)
             tool_calls.append(
                 {"id": record_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
             )

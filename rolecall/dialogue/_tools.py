@@ -127,6 +127,9 @@ class ToolSimulator:
         self.date = date
         self.attempts = attempts
         self.calls: list[SimulatedCall] = []
+        # Calls made before the dialogue, (name, arguments, output): shared state every later
+        # result must agree with, shown to the model but never part of the dialogue's calls.
+        self.prior: list[tuple[str, dict[str, Any], Any]] = []
         self.failure: str | None = None
         self.failure_cause = ""
         # A model error that stops the run: the agent framework would turn an exception raised
@@ -187,6 +190,10 @@ class ToolSimulator:
         """A successful result for a call made outside the dialogue (prior calls)."""
         async with self._lock:
             return await self._invent(self.tools[name], arguments, [])
+
+    def remember_prior(self, name: str, arguments: dict[str, Any], output: Any) -> None:
+        """A call made before the dialogue: its output is state later results must agree with."""
+        self.prior.append((name, arguments, output))
 
     async def _answer(self, name: str, arguments: dict[str, Any], edits: list[str]) -> tuple[Any, str | None]:
         # One draw per call whatever happens next, so the fault sequence depends only on the
@@ -256,14 +263,12 @@ class ToolSimulator:
         return result
 
     def _history(self) -> str:
-        if not self.calls:
-            return "(none yet)"
-        dump = json.dumps
-        lines = [
-            f"{call.name}({dump(call.arguments, ensure_ascii=False)}) -> {dump(call.result, ensure_ascii=False)}"
-            for call in self.calls
-        ]
-        return "\n".join(lines)
+        def line(name: str, arguments: Any, result: Any) -> str:
+            return f"{name}({json.dumps(arguments, ensure_ascii=False)}) -> {json.dumps(result, ensure_ascii=False)}"
+
+        lines = [line(*prior) + "  [before this conversation]" for prior in self.prior]
+        lines += [line(call.name, call.arguments, call.result) for call in self.calls]
+        return "\n".join(lines) or "(none yet)"
 
 
 def with_value_at(schema: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

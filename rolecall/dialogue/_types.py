@@ -69,7 +69,11 @@ class Dialogue:
     messages: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)  # one entry per message
     turns: list[TurnPlan] = field(default_factory=list)
-    disclosure: list[str] = field(default_factory=list)  # per turn: upfront / on_request
+    disclosure: list[str] = field(default_factory=list)  # per turn: upfront / on_request / missing_parameter
+    turn_starts: list[int] = field(default_factory=list)  # per turn: index of its opening user message
+    # What the generation knobs asked of this dialogue and what was done: prior_state,
+    # error_recovery, missing_parameter (``metadata.phenomena`` in the record).
+    phenomena: dict[str, Any] = field(default_factory=dict)
     prior_calls: list[PriorCall] = field(default_factory=list)
     end_reason: str = ""
     faults: dict[str, str] = field(default_factory=dict)

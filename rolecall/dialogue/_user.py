@@ -24,19 +24,29 @@ from rolecall.validators import unstated_literals
 
 UPFRONT = "upfront"
 ON_REQUEST = "on_request"
+MISSING_PARAMETER = "missing_parameter"  # upfront, but for one value given when asked
 
 
 class TurnUserSimulator:
     """The user's side of one turn of ``dialogue`` (a :class:`~rolecall.assist.TurnUser`)."""
 
     def __init__(
-        self, role: StructuredRole, dialogue: Dialogue, plan: TurnPlan, tools: dict[str, Tool], disclosure: str
+        self,
+        role: StructuredRole,
+        dialogue: Dialogue,
+        plan: TurnPlan,
+        tools: dict[str, Tool],
+        disclosure: str,
+        withheld: Detail | None = None,
     ):
         self.role = role
         self.dialogue = dialogue
         self.plan = plan
         self.tools = tools
         self.disclosure = disclosure
+        # missing_parameter: the one value the opening leaves out, given when the agent asks.
+        self.withheld = withheld
+        self.opened = False  # the turn's opening is said: the withheld value may be given now
 
     async def draft(
         self, *, opening: bool = False, correction: str = "", example: Sequence[Detail] = (), hint: str = ""
@@ -49,7 +59,8 @@ class TurnUserSimulator:
             goal=self.plan.goal,
             earlier_goals=("Already taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
             known_values=self.known_values(),
-            disclosure=render(f"user/disclosure_{self.disclosure}").strip(),
+            disclosure=self._rule(f"user/disclosure_{self.disclosure}").strip(),
+            memory=render("user/memory") if self.dialogue.prior_calls else "",
         )
         if correction:
             system += "\n\n" + correction
@@ -72,22 +83,27 @@ class TurnUserSimulator:
             shown = " ".join(f"{label[:1].upper()}{label[1:]}: {value}." for label, value in example)
             task = render("assist/user_reminder_details", example=shown)
         elif opening:
-            task = render(f"user/reminder_opening_{self.disclosure}")
+            task = self._rule(f"user/reminder_opening_{self.disclosure}")
         else:
             task = hint
         reminder = render("user/reminder", who=who, task=task)
         return await self.role.ask(system, f"{prompt}\n\n{reminder.strip()}", UserReply, history=earlier_turns)
 
+    def _rule(self, template: str) -> str:
+        if self.withheld is None:
+            return render(template)
+        return render(template, label=self.withheld[0])
+
     def unstated(self, texts: Sequence[str]) -> list[Detail]:
-        """The plan's literal values (labelled as a customer would write them) that ``texts`` do not state."""
+        """The plan's literal values (labelled as a customer would write them) that ``texts`` do
+        not state; before the opening is said, never the value it must leave out."""
         missing: list[Detail] = []
         for call in self.plan.calls:
             parameters = self.tools[call.name].parameters
             for path, value in unstated_literals(call.literals(), parameters, list(texts)):
                 # "order number: W-48213": a bare value is easy for a small model to skip.
-                label = path.rsplit(".", 1)[-1].split("[")[0].replace("_", " ")
-                shown = (label, value if isinstance(value, str) else _json(value))
-                if shown not in missing:
+                shown = detail(path, value)
+                if shown not in missing and not (shown == self.withheld and not self.opened):
                     missing.append(shown)
         return missing
 
@@ -111,9 +127,15 @@ class TurnUserSimulator:
                     if line not in lines:
                         lines.append(line)
         for prior in self.dialogue.prior_calls:
-            lines.append(f"- from before: {prior.note or prior.name}")
+            lines.append(f"- from before: {prior.note or 'you remember these from earlier'}")
             lines.extend(line for key, value in _as_mapping(prior.output).items() for line in _plain_lines(key, value))
         return "\n".join(lines) or "- (nothing specific)"
+
+
+def detail(path: str, value: Any) -> Detail:
+    """A planned value as the customer states it: ("order id", "W-48213") for ``order_id``."""
+    label = path.rsplit(".", 1)[-1].split("[")[0].replace("_", " ")
+    return label, value if isinstance(value, str) else _json(value)
 
 
 def has_own_name(persona: Persona) -> bool:

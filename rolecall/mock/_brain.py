@@ -23,6 +23,7 @@ import re
 import threading
 from typing import Any
 
+from rolecall.agents import INJECTED_CALL_PREFIX
 from rolecall.mock._reading import (
     PlannerTask,
     ToolCallView,
@@ -35,6 +36,7 @@ from rolecall.mock._reading import (
 from rolecall.mock._roles import response_schema, system_text
 from rolecall.mock._settings import MockSettings
 from rolecall.mock._values import digest, object_for, value_for
+from rolecall.scenario import value_validator
 
 # The customer's replies. Confirmations are picked by digest, so runs stay reproducible.
 DONE = "Thank you, that is everything."
@@ -130,12 +132,12 @@ class MockBrain:
         if view.on_request:  # the goal only: details wait for the agent's questions
             return f"Hello. {view.goal}"
         details = ", ".join(
-            f"my {key.replace('_', ' ')} is {value}" for key, value in view.facts if key != "from before"
+            f"my {key.replace('_', ' ')} is {value}"
+            for key, value in view.facts
+            # "items 1 item id" is how a nested value is listed: the rule names "item id".
+            if key != "from before" and not (view.withheld and key.replace("_", " ").endswith(view.withheld))
         )
-        extra = [value for key, value in view.facts if key == "from before"]
         message = f"Hello. {view.goal} For reference, {details}." if details else f"Hello. {view.goal}"
-        if extra:
-            message += " Also, " + "; ".join(extra)
         return message[:590]
 
     # assistant ----------------------------------------------------------------------------------
@@ -152,22 +154,23 @@ class MockBrain:
         if goal is None:
             return {"content": FALLBACK_GREETING}
         plan = plans[goal]
-        made = [position for position in range(start, len(messages)) if messages[position]["role"] == "tool"]
+        calls = _to_make(plan["calls"], messages, start)
+        made = [position for position in range(start, len(messages)) if _answers_own_call(messages[position])]
         if made:
             error = _error_of(messages[made[-1]].get("content"))
             if error is not None:
                 return {"content": f"Sorry, that did not work: {error}"}
-        if len(made) >= len(plan["calls"]):
+        if len(made) >= len(calls):
             return {"content": f"Done. Here is the result: {messages[made[-1]]['content'] if made else ''}"}
-        call = plan["calls"][len(made)]
+        call = calls[len(made)]
         since_result = messages[made[-1] if made else start :]
         missing = _unstated(call, tools.get(call["name"], {}), messages)
         if missing and not _said_by_assistant(since_result, ASK_PREFIX):
             return {"content": f"{ASK_PREFIX}{_listed(missing)}?"}
-        is_goal_call = len(made) == len(plan["calls"]) - 1
+        is_goal_call = len(made) == len(calls) - 1
         if self.settings.confirm and is_goal_call and not _said_by_assistant(messages[start:], CONFIRM_PREFIX):
             return {"content": f"{CONFIRM_PREFIX}{_described(goal)}. Shall I go ahead?"}
-        arguments = {key: self._resolve(value, messages, plans) for key, value in call["arguments"].items()}
+        arguments = {key: self._resolve(value, messages, start, plans) for key, value in call["arguments"].items()}
         if self.sloppy_every and digest(goal) % self.sloppy_every == 0 and arguments:
             first = sorted(arguments)[0]
             if isinstance(arguments[first], str):
@@ -184,11 +187,14 @@ class MockBrain:
             ],
         }
 
-    def _resolve(self, value: Any, messages: list[dict[str, Any]], plans: dict[str, Any]) -> Any:
+    def _resolve(self, value: Any, messages: list[dict[str, Any]], start: int, plans: dict[str, Any]) -> Any:
         match = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
         if match is None:
             return value
         call_id, path = match.group(1), match.group(2).split(".")
+        stated = _stated(messages[start:], path[-1]) if _first_turn(messages, start) else None
+        if stated is not None:  # the customer knows it (prior state): no lookup needed
+            return stated
         output = self._output_of(call_id, messages, plans)
         for part in path:
             output = output[int(part)] if isinstance(output, list) else output[part]
@@ -196,18 +202,19 @@ class MockBrain:
 
     @staticmethod
     def _output_of(call_id: str, messages: list[dict[str, Any]], plans: dict[str, Any]) -> Any:
+        # Only this dialogue's plans: those whose goal a customer message states.
         for goal, plan in plans.items():
-            if call_id in plan["prior"]:
-                return plan["prior"][call_id]
-            ids = [c["id"] for c in plan["calls"]]
-            if call_id not in ids:
-                continue
             start = next(
                 (i for i, m in enumerate(messages) if m["role"] == "user" and goal in (m.get("content") or "")), None
             )
             if start is None:
                 continue
-            results = [m for m in messages[start:] if m["role"] == "tool"]
+            if call_id in plan["prior"]:
+                return plan["prior"][call_id]
+            ids = [c["id"] for c in _to_make(plan["calls"], messages, start)]
+            if call_id not in ids:
+                continue
+            results = [m for m in messages[start:] if _answers_own_call(m)]
             return json.loads(results[ids.index(call_id)]["content"])
         raise KeyError(call_id)
 
@@ -219,7 +226,9 @@ class MockBrain:
         schema = schema if schema is not None else view.prompt_schema
         if schema is None:
             raise ValueError(f"no output schema for {view.name}: neither a response format nor one in the prompt")
-        return object_for(schema, digest(view.arguments, schema), view.date, known=view.arguments)
+        # A backend keeps state: an entity seen before (same id) keeps the values it had.
+        known = {**_entity_fields(view.earlier, view.arguments, schema), **view.arguments}
+        return object_for(schema, digest(view.arguments, schema), view.date, known=known)
 
     @staticmethod
     def output_schema(tool_name: str) -> dict[str, Any]:
@@ -233,6 +242,70 @@ class MockBrain:
 
 def _json_reply(value: dict[str, Any]) -> dict[str, Any]:
     return {"content": json.dumps(value)}
+
+
+def _entity_fields(earlier: list[Any], arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Scalar fields of earlier results that name the same entity as ``arguments`` (an ``*_id``
+    field with the same value) and that ``schema`` admits, so a lookup agrees with what was
+    seen before."""
+    ids = {(k, v) for k, v in arguments.items() if k.endswith("_id") and isinstance(v, str | int)}
+    properties = schema.get("properties") or {}
+    fields: dict[str, Any] = {}
+    for result in earlier:
+        if not isinstance(result, dict):
+            continue
+        scalars = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool)}
+        if any(item in ids for item in scalars.items()):
+            fields.update(
+                {
+                    k: v
+                    for k, v in scalars.items()
+                    if isinstance(properties.get(k), dict) and value_validator(properties[k]).is_valid(v)
+                }
+            )
+    return fields
+
+
+def _stated(messages: list[dict[str, Any]], field: str) -> str | None:
+    """The value a customer message states for ``field`` ("my order id is W-1"), if any."""
+    label = re.escape(field.replace("_", " "))
+    for message in messages:
+        if message["role"] == "user":
+            found = re.search(rf"\bmy {label} is ([^\s,]+?)[.,]?(?:\s|$)", message.get("content") or "")
+            if found:
+                return found.group(1)
+    return None
+
+
+def _answers_own_call(message: dict[str, Any]) -> bool:
+    """A tool message answering one of the assistant's own calls (not an injected mistake)."""
+    return message["role"] == "tool" and not str(message.get("tool_call_id", "")).startswith(INJECTED_CALL_PREFIX)
+
+
+def _first_turn(messages: list[dict[str, Any]], start: int) -> bool:
+    return next((i for i, m in enumerate(messages) if m["role"] == "user"), None) == start
+
+
+def _to_make(calls: list[dict[str, Any]], messages: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
+    """The calls of the plan whose goal message is at ``start`` that the assistant has to make.
+    The engine moves calls before the dialogue (prior state) only from the first turn's plan: there,
+    a lookup whose every output a later call uses the customer has stated already is not made."""
+    if not _first_turn(messages, start):
+        return calls
+    messages = messages[start:]
+    needed = []
+    for position, call in enumerate(calls):
+        uses = [
+            match.group(2).split(".")[-1]
+            for later in calls[position + 1 :]
+            for value in later["arguments"].values()
+            if isinstance(value, str)
+            for match in [_REFERENCE.fullmatch(value)]
+            if match and match.group(1) == call["id"]
+        ]
+        if not uses or any(_stated(messages, field) is None for field in uses):
+            needed.append(call)
+    return needed
 
 
 def _tool_parameters(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ reminder), they are read through ``rolecall.prompts.template_text``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -93,11 +94,24 @@ class UserView:
     on_request: bool  # give facts only when asked (user/disclosure_on_request) rather than upfront
     said: list[str]  # the customer's own earlier messages, oldest first
     agent_text: str | None  # the agent's last message without the engine's reminder; None if the customer spoke last
+    withheld: str | None = None  # the one fact to leave out until asked (user/disclosure_missing_parameter)
 
 
 @functools.cache
 def _on_request_rule() -> str:
     return _squashed(template_text("user/disclosure_on_request"))
+
+
+@functools.cache
+def _withheld_rule() -> re.Pattern[str]:
+    """The missing-parameter rule as a pattern that captures the fact's label."""
+    before, after = _squashed(template_text("user/disclosure_missing_parameter")).split("{{label}}")
+    return re.compile(re.escape(before) + r"(.+?)" + re.escape(after))
+
+
+def _withheld_label(system: str) -> str | None:
+    found = _withheld_rule().search(_squashed(system))
+    return found.group(1) if found else None
 
 
 @functools.cache
@@ -122,6 +136,7 @@ def read_user(system: str, messages: list[dict[str, Any]]) -> UserView:
         goal=goal_section.split("\n", 1)[0].strip(),
         facts=re.findall(r"^- ([\w ]+): (.*)$", _section(system, "Facts you know"), re.MULTILINE),
         on_request=_on_request_rule() in _squashed(system),
+        withheld=_withheld_label(system),
         said=said,
         agent_text=agent_text,
     )
@@ -146,6 +161,7 @@ class ToolCallView:
     arguments: dict[str, Any]
     date: str
     prompt_schema: dict[str, Any] | None  # the output schema as the prompt states it
+    earlier: list[Any] = field(default_factory=list)  # results of earlier calls, prior ones included
 
 
 def read_tool_call(prompt: str) -> ToolCallView:
@@ -153,11 +169,18 @@ def read_tool_call(prompt: str) -> ToolCallView:
     if call is None:
         raise ValueError("the tool simulator prompt names no call to answer")
     schema = re.search(r"^Output schema \(.*?\): (.*)$", prompt, re.MULTILINE)
+    earlier = []
+    for line in _section(prompt, "Earlier calls").split("\n")[1:]:
+        found = re.match(r"\w+\(.*?\) -> (\{.*\})(?:  \[.*\])?$", line)
+        if found:
+            with contextlib.suppress(ValueError):
+                earlier.append(json.loads(found.group(1)))
     return ToolCallView(
         name=call.group(1),
         arguments=json.loads(call.group(2)),
         date=_today(prompt),
         prompt_schema=json.loads(schema.group(1)) if schema else None,
+        earlier=earlier,
     )
 
 

@@ -115,6 +115,11 @@ class HumanAssistant:
             self.terminal.show(f"result: {result}")
             return AssistantStep(calls=[ExecutedCall(call_id, name, raw, result)], author="human")
 
+    async def insert_failed_call(self, name: str, arguments: str, result: str) -> None:
+        # The record shows an injected wrong call before the person's own: say so, so the
+        # person reads the same conversation as the record.
+        self.terminal.show(f"(injected before your call) {name}({arguments}) -> {result}")
+
 
 class HumanBackend:
     """The models' backend, with a person in ``role`` ("user" or "assistant")."""

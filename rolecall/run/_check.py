@@ -117,6 +117,8 @@ def record_evidence(
         facts=dict(meta.get("facts") or {}),
         faults=dict(meta.get("faults") or {}),
         provenance=list(meta.get("provenance") or []),
+        turn_starts=list(meta.get("turn_starts") or []),
+        phenomena=dict(meta.get("phenomena") or {}),
     )
     return evidence, skipped
 

@@ -79,6 +79,8 @@ async def _validate(
         facts=dialogue.facts,
         faults=dialogue.faults,
         provenance=dialogue.provenance,
+        turn_starts=dialogue.turn_starts,
+        phenomena=dialogue.phenomena,
     )
     disabled = set(settings.disabled_rules)
     checks = [] if SESSION_CHECK in disabled else [session_check(dialogue.end_reason)]

@@ -34,6 +34,8 @@ def dialogue_metadata(dialogue: Dialogue) -> dict[str, Any]:
         "plan": {"turns": [turn.model_dump(mode="json") for turn in dialogue.turns]},
         "hidden_calls": [call_id for turn in dialogue.turns for call_id in turn.hidden],
         "disclosure": dialogue.disclosure,
+        "turn_starts": dialogue.turn_starts,
+        "phenomena": dialogue.phenomena,
         "prior_calls": [call.model_dump(mode="json") for call in dialogue.prior_calls],
         "end_reason": dialogue.end_reason,
         "faults": dialogue.faults,

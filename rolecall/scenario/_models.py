@@ -237,6 +237,39 @@ class CallBudget(StrictModel):
     max: int = Field(default=2, ge=0, description="At most this many per turn.")
 
 
+class PriorCallSettings(CallBudget):
+    """Prior state: upstream calls of a dialogue's first plan moved to before the dialogue."""
+
+    max: int = Field(default=1, ge=0, description="At most this many calls moved before the dialogue.")
+    share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="The share of dialogues that start with prior state: the user remembers those calls' "
+        "outputs and the tool simulator's results agree with them.",
+    )
+
+
+class ErrorRecoverySettings(StrictModel):
+    """Injected mistakes: a plausible wrong call, a short error that hints at the fix, then the
+    assistant's own right call. Both injected messages are marked ``injected`` in provenance."""
+
+    share: float = Field(default=0.0, ge=0.0, le=1.0, description="The share of dialogues that get mistakes.")
+    max_per_dialogue: int = Field(default=1, ge=1, le=3, description="Mistakes per such dialogue: 1 to this many.")
+
+
+class MissingParameterSettings(StrictModel):
+    """A turn whose request leaves out one value a call needs; the user gives it when asked."""
+
+    share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="The share of upfront turns played this way (a third disclosure, next to upfront and "
+        "on_request: the opening states every value but one).",
+    )
+
+
 class DateRange(StrictModel):
     start: Annotated[dt.date, Strict(False)] = Field(description="First possible date (YYYY-MM-DD).")
     end: Annotated[dt.date, Strict(False)] = Field(description="Last possible date (YYYY-MM-DD).")
@@ -325,9 +358,17 @@ class GenerationSettings(StrictModel):
         default_factory=lambda: CallBudget(enabled=True, max=2),
         description="Upstream calls the user never mentions; the assistant must discover them.",
     )
-    prior_calls: CallBudget = Field(
-        default_factory=lambda: CallBudget(enabled=False, max=1),
-        description="Calls the planner may invent as having happened before the dialogue.",
+    prior_calls: PriorCallSettings = Field(
+        default_factory=PriorCallSettings,
+        description="Upstream calls moved to before the dialogue: state the user remembers and the tools keep.",
+    )
+    error_recovery: ErrorRecoverySettings = Field(
+        default_factory=ErrorRecoverySettings,
+        description="Injected wrong calls with hint-like errors, followed by the assistant's right call.",
+    )
+    missing_parameter: MissingParameterSettings = Field(
+        default_factory=MissingParameterSettings,
+        description="Turns whose request leaves out one value; the assistant must ask for it.",
     )
     max_messages: int = Field(default=40, ge=4, description="Hard bound on messages per dialogue.")
     max_tool_calls_per_turn: int = Field(default=8, ge=1, description="Hard bound on tool calls per user turn.")

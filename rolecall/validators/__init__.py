@@ -2,6 +2,7 @@
 
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
 from rolecall.validators._judge import JudgeVerdict, judge, judge_summary, tally, transcript
+from rolecall.validators._phenomena import WithheldOutcome, withheld_outcomes
 from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
 
 # The session's own check comes first; then the rule checks, in the order they run.
@@ -17,10 +18,12 @@ __all__ = [
     "DialogueEvidence",
     "JudgeVerdict",
     "ToolCallView",
+    "WithheldOutcome",
     "judge",
     "judge_summary",
     "run_rules",
     "tally",
     "transcript",
     "unstated_literals",
+    "withheld_outcomes",
 ]

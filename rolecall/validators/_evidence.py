@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rolecall.planning import PriorCall, TurnPlan
@@ -53,6 +53,24 @@ class DialogueEvidence:
     # Index-aligned with ``messages``: who wrote each one ({"origin": "model" | "scripted" | ...}).
     # The rules may read it; the judge is never shown it.
     provenance: list[dict[str, Any]] = field(default_factory=list)
+    # Per turn: the index of its opening user message (``metadata.turn_starts``).
+    turn_starts: list[int] = field(default_factory=list)
+    # What the generation knobs asked of the dialogue (``metadata.phenomena``).
+    phenomena: dict[str, Any] = field(default_factory=dict)
+
+    def without_injected(self) -> DialogueEvidence:
+        """The dialogue with its injected mistakes (and their error results) left out: what the
+        rules and the judge check, so a wrong call put there on purpose is never held against it."""
+        keep = [i for i, origin in enumerate(self.provenance) if origin.get("origin") != "injected"]
+        if len(keep) == len(self.messages) or len(self.provenance) != len(self.messages):
+            return self
+        moved = {old: new for new, old in enumerate(keep)}
+        return replace(
+            self,
+            messages=[self.messages[i] for i in keep],
+            provenance=[self.provenance[i] for i in keep],
+            turn_starts=[moved[i] for i in self.turn_starts if i in moved],
+        )
 
     def tool_calls(self) -> list[ToolCallView]:
         """Every tool call in message order, paired with its answer."""

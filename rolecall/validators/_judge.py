@@ -64,7 +64,8 @@ async def judge(
             "judge/dialogue",
             policy=policy or "(none)",
             goals=goals,
-            transcript=transcript(evidence.messages),
+            # Injected mistakes are known wrong by construction; the judge reads what the rules read.
+            transcript=transcript(evidence.without_injected().messages),
             review=f"{vote + 1} of {settings.votes}",
         )
         votes.append(await role.ask(system, prompt, JudgeReply))

@@ -17,6 +17,7 @@ from rolecall.scenario import name_words
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence
+from rolecall.validators._phenomena import mistakes_corrected, prior_state_kept, withheld_value_asked
 from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
     argument_leaves,
@@ -402,9 +403,14 @@ RULES: dict[str, Rule] = {
         no_unplanned_writes,
         claims_match_results,
         ends_with_assistant_text,
+        prior_state_kept,
+        mistakes_corrected,
+        withheld_value_asked,
     )
 }
 RULE_NAMES = tuple(RULES)
+# Rules that read the injected mistakes; every other rule reads the dialogue without them.
+_READ_INJECTED = frozenset({"mistakes_corrected"})
 
 
 def run_rules(evidence: DialogueEvidence, disabled: Iterable[str] = ()) -> list[CheckResult]:
@@ -413,4 +419,7 @@ def run_rules(evidence: DialogueEvidence, disabled: Iterable[str] = ()) -> list[
     unknown = sorted(disabled - RULES.keys())
     if unknown:
         raise ValueError(f"unknown rule name(s) {', '.join(unknown)}; known rules: {', '.join(RULE_NAMES)}")
-    return [rule(evidence) for name, rule in RULES.items() if name not in disabled]
+    corrected = evidence.without_injected()
+    return [
+        rule(evidence if name in _READ_INJECTED else corrected) for name, rule in RULES.items() if name not in disabled
+    ]

@@ -38,7 +38,7 @@ tools:
   - name: close_account
     parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
     returns: {type: object, properties: {status: {type: string}}, required: [status]}
-generation: {turns: {min: 1, max: 1}, plan_length: {min: 2, max: 2}, max_messages: 12}
+generation: {turns: {min: 1, max: 1}, plan_length: {min: 2, max: 2}, max_messages: 12, prior_calls: {enabled: false}}
 """
 
 PLAN = {
@@ -381,7 +381,7 @@ def test_giving_up_is_acceptable_only_after_an_injected_fault(tmp_path: Path, ra
 
 def test_tool_call_budget_per_turn(tmp_path: Path) -> None:
     steps = [("call", "find_customer", {"email": f"x{n}@example.com"}) for n in range(5)]
-    text = SCENARIO.replace("max_messages: 12}", "max_messages: 30, max_tool_calls_per_turn: 2}")
+    text = SCENARIO.replace("max_messages: 12,", "max_messages: 30, max_tool_calls_per_turn: 2,")
     context = _context(tmp_path, text=text)
     assert _play(context, Backend(steps, polite_user)).end_reason == "tool_call_limit"
 

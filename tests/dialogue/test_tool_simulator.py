@@ -206,3 +206,17 @@ def test_values_a_plan_passes_as_literals_are_listed_in_results_the_schema_admit
 def test_an_impossible_day_is_moved_to_the_last_of_its_month(written: str, repaired: str) -> None:
     schema = {"type": "object", "properties": {"expires": {"type": "string", "format": "date-time"}}}
     assert repair({"expires": written}, schema) == {"expires": repaired}
+
+
+def test_calls_made_before_the_dialogue_are_shown_to_later_calls_as_shared_state() -> None:
+    """A prior call's output is state the tools must agree with: the model answering a later
+    call sees it (marked as before the conversation), while the dialogue's own call list, which
+    the record and the faults read, stays the dialogue's."""
+    role = ScriptedRole([{"order_id": "O-1", "total": 5}, {"order_id": "O-1", "total": 5}])
+    simulator = _simulator(role)
+    prior = _run(simulator.simulate("get_order", {"order_id": "O-1"}))
+    assert prior == {"order_id": "O-1", "total": 5}
+    simulator.remember_prior("get_order", {"order_id": "O-1"}, {"order_id": "O-1", "total": 9})
+    _run(simulator.execute("get_order", {"order_id": "O-1"}, "c1"))
+    assert '"total": 9' in role.prompts[1] and "before this conversation" in role.prompts[1]
+    assert [call.call_id for call in simulator.calls] == ["c1"]

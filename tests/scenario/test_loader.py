@@ -73,7 +73,8 @@ def test_minimal_scenario_loads_with_defaults(write, minimal_scenario: str) -> N
     assert (generation.turns.min, generation.turns.max) == (1, 2)
     assert (generation.plan_length.min, generation.plan_length.max) == (2, 4)
     assert (generation.hidden_calls.enabled, generation.hidden_calls.max) == (True, 2)
-    assert (generation.prior_calls.enabled, generation.prior_calls.max) == (False, 1)
+    assert (generation.prior_calls.enabled, generation.prior_calls.max, generation.prior_calls.share) == (True, 1, 0.5)
+    assert (generation.error_recovery.share, generation.missing_parameter.share) == (0.0, 0.0)
     assert (generation.max_messages, generation.max_tool_calls_per_turn) == (40, 8)
     assert generation.dates is None
     assert loaded.scenario.faults.rate == 0.0

@@ -223,6 +223,9 @@ def test_registry_order_and_names() -> None:
         "no_unplanned_writes",
         "claims_match_results",
         "ends_with_assistant_text",
+        "prior_state_kept",
+        "mistakes_corrected",
+        "withheld_value_asked",
     )
 
 
@@ -257,6 +260,33 @@ def _wrong_output(e: DialogueEvidence) -> None:
     set_result(
         e, "call_2", {"orders": [{"order_id": "ORD-1001", "status": "open", "total": "59.90"}, ORDERS["orders"][1]]}
     )
+
+
+def _contradicted_prior(e: DialogueEvidence) -> None:
+    # The customer was looked up before the dialogue under another name.
+    output = {"customer_id": "CUST-4821", "name": "Ana Ruiz-Lopez"}
+    e.prior_calls.append(PriorCall(id="$9", name=FIND.name, arguments={"email": EMAIL}, output=output))
+
+
+def _uncorrected_mistake(e: DialogueEvidence) -> None:
+    # An injected wrong lookup after the real one: no right call of that tool follows it.
+    wrong = ask(call("call_1x", "find_customer_by_email", email="ORD-1001"))
+    insert(e, 4, wrong, answer("call_1x", {"error": {"code": "not_found", "message": "No record matches."}}))
+    e.provenance[:] = [{"origin": "model"}] * len(e.messages)
+    e.provenance[4] = e.provenance[5] = {"origin": "injected", "mistake": "wrong_value"}
+
+
+def _volunteered_withheld(e: DialogueEvidence) -> None:
+    # Turn 2 left out the reason, and the customer gave it before the agent asked for it.
+    e.turn_starts[:] = [1, 7]
+    e.phenomena["missing_parameter"] = {
+        "requested": [1],
+        "withheld": [
+            {"turn": 1, "call": "$3", "tool": CANCEL.name, "parameter": "reason", "value": "arrived too late"}
+        ],
+    }
+    set_user(e, 7, "Please cancel ORD-1001.")
+    insert(e, 8, user("It arrived too late, by the way."))
 
 
 def _duplicate(e: DialogueEvidence) -> None:
@@ -335,6 +365,22 @@ VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
         lambda e: e.messages[10].update(content="Done: ORD-1001 is cancelled and 69.90 will be refunded."),
         "message 10 states '69.90'",
     ),
+    (
+        "prior_state_kept",
+        _contradicted_prior,
+        "call_1 find_customer_by_email: name 'Ana Ruiz' for customer_id 'CUST-4821', but prior call $9 said",
+    ),
+    (
+        "prior_state_kept",
+        lambda e: (
+            _contradicted_prior(e),
+            e.prior_calls[0].output.update(name="Ana Ruiz"),
+            set_user(e, 7, "I ran the customer lookup tool last week. Please cancel ORD-1001, it arrived too late."),
+        ),
+        "message 7 speaks of what it knows as a call",
+    ),
+    ("mistakes_corrected", _uncorrected_mistake, "injected mistake call_1x find_customer_by_email is never followed"),
+    ("withheld_value_asked", _volunteered_withheld, "gave 'arrived too late' (turn 2) without being asked"),
     ("ends_with_assistant_text", lambda e: drop(e, 10), "the last message (9) is a tool message"),
     ("ends_with_assistant_text", lambda e: e.messages[10].update(content="  "), "the last message (10) has no text"),
 ]

@@ -1,0 +1,189 @@
+"""Rules for the stateful-benchmark phenomena a scenario asks for (``generation``'s knobs):
+prior state, injected mistakes, a value the user leaves out until asked.
+
+Each rule passes trivially when its phenomenon was not asked for. Occurrence (whether a
+requested phenomenon really happened) is read with the same helpers, so a benchmark counts what
+the rules check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rolecall.scenario import READ_VERBS, name_words
+from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
+from rolecall.validators._values import content_text, is_identifier, name_pattern, norm, show
+
+_LISTED = 3
+# "I ran the order lookup tool", "we called the API": a user speaking of calls, not of memory.
+_TOOL_TALK = re.compile(
+    r"\b(?:i|we)\s+(?:called|ran|invoked|queried|executed)\s+(?:the\s+|a\s+|your\s+)?(?:[\w-]+\s+){0,3}"
+    r"(?:tool|function|api|endpoint)\b",
+    re.IGNORECASE,
+)
+
+
+def _outcome(name: str, problems: list[str]) -> CheckResult:
+    if not problems:
+        return CheckResult(name, True)
+    more = f" (+{len(problems) - _LISTED} more)" if len(problems) > _LISTED else ""
+    return CheckResult(name, False, "; ".join(problems[:_LISTED]) + more)
+
+
+def _is_injected(origin: dict[str, Any]) -> bool:
+    return origin.get("origin") == "injected"
+
+
+# -- prior state ----------------------------------------------------------------------------------
+
+
+def _entities(value: Any) -> Iterator[dict[str, Any]]:
+    """Every object in ``value`` (itself included) that names an entity by an id field."""
+    if isinstance(value, dict):
+        if any(is_identifier(key) and isinstance(item, str | int) for key, item in value.items()):
+            yield value
+        for item in value.values():
+            yield from _entities(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _entities(item)
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
+    """No result contradicts a prior call's output on the same entity, and no user message speaks
+    of a prior call as a call it made.
+
+    An entity is an object with an id field; two objects with the same id value under the same key
+    are the same entity, and a scalar field they share must agree. Only results of reading tools
+    before the dialogue's first write count: a write may change the state legitimately."""
+    if not evidence.prior_calls:
+        return _outcome("prior_state_kept", [])
+    known: list[tuple[str, dict[str, Any]]] = []  # (prior id, entity object)
+    for prior in evidence.prior_calls:
+        known += [(prior.id, entity) for entity in _entities(prior.output)]
+    problems = []
+    for view in evidence.tool_calls():
+        words = [word for word in name_words(view.name) if word]
+        if not words or words[0] not in READ_VERBS:
+            break  # the first write: later state may differ from what was before the dialogue
+        if view.fault is not None or not isinstance(view.result, dict | list):
+            continue
+        for entity in _entities(view.result):
+            for prior_id, before in known:
+                same = [k for k, v in entity.items() if is_identifier(k) and _scalar(v) and before.get(k) == v]
+                if not same:
+                    continue
+                for key, value in entity.items():
+                    if key in before and _scalar(value) and _scalar(before[key]) and before[key] != value:
+                        problems.append(
+                            f"{view.call_id} {view.name}: {key} {show(value)} for {same[0]} {show(entity[same[0]])}, "
+                            f"but prior call {prior_id} said {show(before[key])}"
+                        )
+    patterns = {prior.id: name_pattern(prior.name) for prior in evidence.prior_calls}
+    for index, message in enumerate(evidence.messages):
+        if message.get("role") != "user":
+            continue
+        text = content_text(message.get("content"))
+        for prior in evidence.prior_calls:
+            if patterns[prior.id].search(text):
+                problems.append(f"message {index} names prior call {prior.id} {prior.name}")
+        talk = _TOOL_TALK.search(text)
+        if talk:
+            problems.append(f"message {index} speaks of what it knows as a call: {show(talk.group())}")
+    return _outcome("prior_state_kept", problems)
+
+
+# -- injected mistakes ------------------------------------------------------------------------------
+
+
+def mistakes_corrected(evidence: DialogueEvidence) -> CheckResult:
+    """Every injected wrong call is followed by a call of the same tool that the model made.
+
+    This rule reads the dialogue with its injected messages; every other rule reads it without."""
+    origins = evidence.provenance
+
+    def injected(view: ToolCallView) -> bool:
+        return view.position < len(origins) and _is_injected(origins[view.position])
+
+    problems = []
+    views = evidence.tool_calls()
+    for at, view in enumerate(views):
+        if injected(view) and not any(v.name == view.name and not injected(v) for v in views[at + 1 :]):
+            problems.append(f"injected mistake {view.call_id} {view.name} is never followed by a right call")
+    return _outcome("mistakes_corrected", problems)
+
+
+# -- a value left out until asked ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WithheldOutcome:
+    """How a turn's withheld value fared: whether the phenomenon happened, and what went wrong."""
+
+    turn: int
+    tool: str
+    value: str
+    occurred: bool  # left out of the opening, asked for by the assistant, then given by the user
+    problems: tuple[str, ...]
+
+
+def _states(text: str, value: str) -> bool:
+    return norm(value) in norm(text)
+
+
+def withheld_outcomes(evidence: DialogueEvidence) -> list[WithheldOutcome]:
+    """Each withheld value (``phenomena.missing_parameter.withheld``) checked in its turn: no call of
+    its tool before the user gives it (the value would be invented), and an assistant question
+    before the user gives it. A value the opening states anyway did not occur, and is not a fault
+    of the assistant."""
+    entries = (evidence.phenomena.get("missing_parameter") or {}).get("withheld") or []
+    starts = evidence.turn_starts
+    messages = evidence.messages
+    outcomes = []
+    for entry in entries:
+        turn, tool, value = int(entry["turn"]), str(entry["tool"]), str(entry["value"])
+        if turn >= len(starts):
+            continue  # the turn never opened
+        start = starts[turn]
+        end = starts[turn + 1] if turn + 1 < len(starts) else len(messages)
+        if _states(content_text(messages[start].get("content")), value):
+            outcomes.append(WithheldOutcome(turn, tool, value, False, ()))
+            continue
+        given = next(
+            (
+                i
+                for i in range(start + 1, end)
+                if messages[i].get("role") == "user" and _states(content_text(messages[i].get("content")), value)
+            ),
+            end,
+        )
+        problems = []
+        early = [
+            call.get("id", "")
+            for message in messages[start:given]
+            if message.get("role") == "assistant"
+            for call in message.get("tool_calls") or []
+            if (call.get("function") or {}).get("name") == tool
+        ]
+        if early:
+            problems.append(f"{early[0]} {tool} was called before the user gave {show(value)}")
+        asked = any(
+            m.get("role") == "assistant" and "?" in content_text(m.get("content")) for m in messages[start + 1 : given]
+        )
+        if given < end and not asked:
+            problems.append(f"the user gave {show(value)} (turn {turn + 1}) without being asked")
+        occurred = given < end and asked
+        outcomes.append(WithheldOutcome(turn, tool, value, occurred, tuple(problems)))
+    return outcomes
+
+
+def withheld_value_asked(evidence: DialogueEvidence) -> CheckResult:
+    problems = [problem for outcome in withheld_outcomes(evidence) for problem in outcome.problems]
+    return _outcome("withheld_value_asked", problems)
