@@ -136,6 +136,7 @@ def user_system(goal: str, facts: dict[str, str], disclosure: str = "upfront") -
         earlier_goals="",
         known_values="\n".join(f"- {label}: {value}" for label, value in facts.items()),
         disclosure=render(f"user/disclosure_{disclosure}").strip(),
+        memory="",
     )
 
 
