@@ -158,7 +158,7 @@ def test_failing_model_is_retried_then_recorded_and_the_run_goes_on(tmp_path: Pa
     assert judge_requests == 3 * len(failed)  # bounded: the first attempt and 2 retries per dialogue
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["failure_classes"] == {"judge: InternalServerError": len(failed)}
-    assert result.returncode == 1 if len(failed) == 3 else 0
+    assert result.returncode == (1 if len(failed) == 3 else 0)
 
 
 def test_api_key_never_appears_in_output(server: ScriptedServer, tmp_path: Path) -> None:
