@@ -22,6 +22,17 @@ class CheckResult:
         return {"name": self.name, "passed": self.passed, "reason": self.reason}
 
 
+_LISTED = 3  # culprits spelled out in one reason; more are only counted, to keep reasons short
+
+
+def check_outcome(name: str, problems: list[str], note: str = "") -> CheckResult:
+    """Check ``name`` passed (with ``note``) when ``problems`` is empty; else failed, naming the first few."""
+    if not problems:
+        return CheckResult(name, True, note)
+    more = f" (+{len(problems) - _LISTED} more)" if len(problems) > _LISTED else ""
+    return CheckResult(name, False, "; ".join(problems[:_LISTED]) + more)
+
+
 @dataclass(frozen=True)
 class ToolCallView:
     """One assistant tool call and the tool message that answered it (if any)."""

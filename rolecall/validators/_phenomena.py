@@ -13,24 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rolecall.scenario import READ_VERBS, name_words
-from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
-from rolecall.validators._values import content_text, is_identifier, name_pattern, norm, show
+from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
+from rolecall.validators._values import content_text, is_identifier, name_pattern, norm, show, token_in
 
-_LISTED = 3
 # "I ran the order lookup tool", "we called the API": a user speaking of calls, not of memory.
 _TOOL_TALK = re.compile(
     r"\b(?:i|we)\s+(?:called|ran|invoked|queried|executed)\s+(?:the\s+|a\s+|your\s+)?(?:[\w-]+\s+){0,3}"
     r"(?:tool|function|api|endpoint)\b",
     re.IGNORECASE,
 )
-
-
-def _outcome(name: str, problems: list[str]) -> CheckResult:
-    if not problems:
-        return CheckResult(name, True)
-    more = f" (+{len(problems) - _LISTED} more)" if len(problems) > _LISTED else ""
-    return CheckResult(name, False, "; ".join(problems[:_LISTED]) + more)
 
 
 def _is_injected(origin: dict[str, Any]) -> bool:
@@ -62,16 +53,19 @@ def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
 
     An entity is an object with an id field; two objects with the same id value under the same key
     are the same entity, and a scalar field they share must agree. Only results of reading tools
-    before the dialogue's first write count: a write may change the state legitimately."""
+    (``Tool.effect``: ``x-readonly``, else the name's verb) before the dialogue's first write count:
+    a write may change the state legitimately."""
     if not evidence.prior_calls:
-        return _outcome("prior_state_kept", [])
+        return check_outcome("prior_state_kept", [])
     known: list[tuple[str, dict[str, Any]]] = []  # (prior id, entity object)
     for prior in evidence.prior_calls:
         known += [(prior.id, entity) for entity in _entities(prior.output)]
     problems = []
     for view in evidence.tool_calls():
-        words = [word for word in name_words(view.name) if word]
-        if not words or words[0] not in READ_VERBS:
+        tool = evidence.tools.get(view.name)
+        if tool is None:
+            continue  # not the scenario's tool (known_tools rejects it): not its state
+        if tool.effect[0] == "write":
             break  # the first write: later state may differ from what was before the dialogue
         if view.fault is not None or not isinstance(view.result, dict | list):
             continue
@@ -97,7 +91,7 @@ def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
         talk = _TOOL_TALK.search(text)
         if talk:
             problems.append(f"message {index} speaks of what it knows as a call: {show(talk.group())}")
-    return _outcome("prior_state_kept", problems)
+    return check_outcome("prior_state_kept", problems)
 
 
 # -- injected mistakes ------------------------------------------------------------------------------
@@ -117,7 +111,7 @@ def mistakes_corrected(evidence: DialogueEvidence) -> CheckResult:
     for at, view in enumerate(views):
         if injected(view) and not any(v.name == view.name and not injected(v) for v in views[at + 1 :]):
             problems.append(f"injected mistake {view.call_id} {view.name} is never followed by a right call")
-    return _outcome("mistakes_corrected", problems)
+    return check_outcome("mistakes_corrected", problems)
 
 
 # -- a value left out until asked ---------------------------------------------------------------------
@@ -135,7 +129,7 @@ class WithheldOutcome:
 
 
 def _states(text: str, value: str) -> bool:
-    return norm(value) in norm(text)
+    return token_in(norm(value), norm(text))
 
 
 def withheld_outcomes(evidence: DialogueEvidence) -> list[WithheldOutcome]:
@@ -186,4 +180,4 @@ def withheld_outcomes(evidence: DialogueEvidence) -> list[WithheldOutcome]:
 
 def withheld_value_asked(evidence: DialogueEvidence) -> CheckResult:
     problems = [problem for outcome in withheld_outcomes(evidence) for problem in outcome.problems]
-    return _outcome("withheld_value_asked", problems)
+    return check_outcome("withheld_value_asked", problems)

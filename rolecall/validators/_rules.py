@@ -16,7 +16,7 @@ from rolecall.planning import descendants, literal_values
 from rolecall.scenario import name_words
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
-from rolecall.validators._evidence import CheckResult, DialogueEvidence
+from rolecall.validators._evidence import CheckResult, DialogueEvidence, check_outcome
 from rolecall.validators._phenomena import mistakes_corrected, prior_state_kept, withheld_value_asked
 from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
@@ -43,7 +43,6 @@ from rolecall.validators._values import (
 
 Rule = Callable[[DialogueEvidence], CheckResult]
 
-_LISTED = 3  # culprits spelled out in one reason; more are only counted, to keep reasons short
 _CALL_ID = re.compile(r"(?<![\w$])call_[A-Za-z0-9]\w*")
 _REFERENCE = re.compile(r"(?<![\w$])\$\d+\.[A-Za-z_][\w-]*(?:\.[\w-]+)*")
 # "$3" that is not part of an amount such as "$3.50" or "$3,000".
@@ -51,13 +50,6 @@ _BARE_ID = re.compile(r"(?<![\w$])\$(\d+)(?!\w|[.,]\d)")
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _outcome(name: str, problems: list[str], note: str = "") -> CheckResult:
-    if not problems:
-        return CheckResult(name, True, note)
-    more = f" (+{len(problems) - _LISTED} more)" if len(problems) > _LISTED else ""
-    return CheckResult(name, False, "; ".join(problems[:_LISTED]) + more)
 
 
 def _known_values(evidence: DialogueEvidence) -> list[Any]:
@@ -77,7 +69,7 @@ def _known_values(evidence: DialogueEvidence) -> list[Any]:
 def known_tools(evidence: DialogueEvidence) -> CheckResult:
     calls = evidence.tool_calls()
     problems = [f"{view.call_id} calls unknown tool {view.name!r}" for view in calls if view.name not in evidence.tools]
-    return _outcome("known_tools", problems)
+    return check_outcome("known_tools", problems)
 
 
 def arguments_parse(evidence: DialogueEvidence) -> CheckResult:
@@ -86,7 +78,7 @@ def arguments_parse(evidence: DialogueEvidence) -> CheckResult:
         for view in evidence.tool_calls()
         if view.arguments is None
     ]
-    return _outcome("arguments_parse", problems)
+    return check_outcome("arguments_parse", problems)
 
 
 def arguments_match_schema(evidence: DialogueEvidence) -> CheckResult:
@@ -98,7 +90,7 @@ def arguments_match_schema(evidence: DialogueEvidence) -> CheckResult:
         problem = schema_problem(view.arguments, tool.parameters)
         if problem:
             problems.append(f"{view.call_id} {view.name}: {problem}")
-    return _outcome("arguments_match_schema", problems)
+    return check_outcome("arguments_match_schema", problems)
 
 
 def no_invented_parameters(evidence: DialogueEvidence) -> CheckResult:
@@ -110,7 +102,7 @@ def no_invented_parameters(evidence: DialogueEvidence) -> CheckResult:
         declared = tool.parameters.get("properties") or {}
         invented = [key for key in view.arguments if key not in declared]
         problems += [f"{view.call_id} {view.name}: undeclared parameter {key!r}" for key in invented]
-    return _outcome("no_invented_parameters", problems)
+    return check_outcome("no_invented_parameters", problems)
 
 
 def _leaf_name(path: str) -> str:
@@ -169,7 +161,7 @@ def arguments_grounded(evidence: DialogueEvidence) -> CheckResult:
                 source = other_kind_source(value, name, keyed)
                 if source:
                     problems.append(f"{where} was seen only as {source}, another kind of value")
-    return _outcome("arguments_grounded", problems)
+    return check_outcome("arguments_grounded", problems)
 
 
 def goal_calls_made(evidence: DialogueEvidence) -> CheckResult:
@@ -180,7 +172,7 @@ def goal_calls_made(evidence: DialogueEvidence) -> CheckResult:
             problem, note = match.status(call)
             problems += [problem] if problem else []
             notes += [note] if note else []
-    return _outcome("goal_calls_made", problems, "; ".join(notes))
+    return check_outcome("goal_calls_made", problems, "; ".join(notes))
 
 
 def hidden_calls_discovered(evidence: DialogueEvidence) -> CheckResult:
@@ -202,7 +194,7 @@ def hidden_calls_discovered(evidence: DialogueEvidence) -> CheckResult:
                     f"hidden {call.id} {call.name} ({match.calls[at].call_id}) came after "
                     f"{first.call_id} {first.name}, which depends on it"
                 )
-    return _outcome("hidden_calls_discovered", problems, "; ".join(notes))
+    return check_outcome("hidden_calls_discovered", problems, "; ".join(notes))
 
 
 def _json_spans(text: str) -> Iterator[str]:
@@ -241,7 +233,7 @@ def user_text_clean(evidence: DialogueEvidence) -> CheckResult:
         if voice:
             found.append(f"the agent's words {voice!r}")
         problems += [f"message {index}: {what}" for what in found]
-    return _outcome("user_text_clean", problems)
+    return check_outcome("user_text_clean", problems)
 
 
 def no_hidden_narration(evidence: DialogueEvidence) -> CheckResult:
@@ -271,7 +263,7 @@ def no_hidden_narration(evidence: DialogueEvidence) -> CheckResult:
                 # Repeating what the assistant already told the user is fine.
                 leaked = [s for s in secrets if norm(s) in norm(text) and norm(s) not in heard]
                 problems += [f"message {index} states {show(s)} from hidden {call.id} {call.name}" for s in leaked]
-    return _outcome("no_hidden_narration", problems)
+    return check_outcome("no_hidden_narration", problems)
 
 
 def outputs_match_schema(evidence: DialogueEvidence) -> CheckResult:
@@ -287,7 +279,7 @@ def outputs_match_schema(evidence: DialogueEvidence) -> CheckResult:
         problem = schema_problem(view.result, schema) if schema else None
         if problem:
             problems.append(f"{view.call_id} {view.name} result: {problem}")
-    return _outcome("outputs_match_schema", problems)
+    return check_outcome("outputs_match_schema", problems)
 
 
 def no_duplicate_calls(evidence: DialogueEvidence) -> CheckResult:
@@ -300,7 +292,7 @@ def no_duplicate_calls(evidence: DialogueEvidence) -> CheckResult:
             problems.append(f"{view.call_id} repeats {answered[signature]} {view.name}({show(view.raw_arguments)})")
         elif view.fault is None:  # retrying after a fault is legitimate
             answered[signature] = view.call_id
-    return _outcome("no_duplicate_calls", problems)
+    return check_outcome("no_duplicate_calls", problems)
 
 
 def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
@@ -333,7 +325,7 @@ def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
             problems.append(f"{call_id} is answered {len(got)} times (messages {', '.join(map(str, got))})")
         elif next_user is not None and got[0] > next_user:
             problems.append(f"{call_id} is answered at message {got[0]}, after the user spoke at message {next_user}")
-    return _outcome("tool_calls_answered", problems)
+    return check_outcome("tool_calls_answered", problems)
 
 
 # Verbs too general to say what a write does ("add_store_credit" is about store credit).
@@ -361,18 +353,18 @@ def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
         asked = {word[:5] for word in re.findall(r"[a-z]+", user_text.lower()) if len(word) >= 4}
         if not _action_stems(view.name) & asked:
             problems.append(f"{view.call_id} {view.name} changes state, but was neither planned nor asked for")
-    return _outcome("no_unplanned_writes", problems)
+    return check_outcome("no_unplanned_writes", problems)
 
 
 def claims_match_results(evidence: DialogueEvidence) -> CheckResult:
     """Ids, amounts and statuses the assistant states agree with the results and the user's words,
     and no failed call is reported as done (see ``_claims``)."""
-    return _outcome("claims_match_results", claim_problems(evidence))
+    return check_outcome("claims_match_results", claim_problems(evidence))
 
 
 def ends_with_assistant_text(evidence: DialogueEvidence) -> CheckResult:
     if not evidence.messages:
-        return _outcome("ends_with_assistant_text", ["the dialogue has no messages"])
+        return check_outcome("ends_with_assistant_text", ["the dialogue has no messages"])
     index, last = len(evidence.messages) - 1, evidence.messages[-1]
     if last.get("role") != "assistant":
         problem = f"the last message ({index}) is a {last.get('role')} message"
@@ -381,8 +373,8 @@ def ends_with_assistant_text(evidence: DialogueEvidence) -> CheckResult:
     elif not content_text(last.get("content")).strip():
         problem = f"the last message ({index}) has no text"
     else:
-        return _outcome("ends_with_assistant_text", [])
-    return _outcome("ends_with_assistant_text", [problem])
+        return check_outcome("ends_with_assistant_text", [])
+    return check_outcome("ends_with_assistant_text", [problem])
 
 
 RULES: dict[str, Rule] = {

@@ -148,7 +148,7 @@ def content_words(text: str) -> set[str]:
     return {word for word in plain_words(text) if len(word) >= 4}
 
 
-def _token_in(value: str, text: str) -> bool:
+def token_in(value: str, text: str) -> bool:
     """Whether ``value`` stands in ``text`` as a whole token: "W-1" is not in "W-12345"."""
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", text) is not None
 
@@ -197,7 +197,7 @@ def grounded(value: Any, texts: list[str], leaves: list[Any], schema: Mapping[st
     is grounded when most of its content words were said."""
     if isinstance(value, str):
         # As in plan matching, a final full stop is not part of the value.
-        if any(_token_in(norm(value).rstrip(".!") or norm(value), text) for text in texts):
+        if any(token_in(norm(value).rstrip(".!") or norm(value), text) for text in texts):
             return True
         if not is_prose(value, schema):
             return False
@@ -272,6 +272,6 @@ def other_kind_source(value: str, name: str, sources: list[tuple[str, str]]) -> 
             if not key or not names_other_thing(key, name):
                 return None
             other = other or key
-        elif _token_in(wanted, held):
+        elif token_in(wanted, held):
             return None
     return other

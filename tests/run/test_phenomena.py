@@ -5,11 +5,16 @@ guards against."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from rolecall.run import read_run
+from rolecall.agents import INJECTED_CALL_PREFIX, AutogenBackend
+from rolecall.mock import MockServer, model_config
+from rolecall.models import ModelFactory
+from rolecall.run import RunOptions, read_run, run_scenario
+from rolecall.scenario import load_scenario
 from tests.run.conftest import SCENARIOS, run_cli
 
 SCENARIO = SCENARIOS / "retail_orders.yaml"
@@ -102,6 +107,30 @@ def test_injected_mistakes_are_marked_skipped_by_the_rules_and_must_be_corrected
     broken["metadata"]["provenance"] = [*origins[: wrong + 2], {"origin": "model"}]
     checks = _check(tmp_path, scenario, broken)
     assert not checks["mistakes_corrected"]["passed"] and name in checks["mistakes_corrected"]["reason"]
+
+
+def test_the_assistant_model_sees_the_injected_mistake_before_its_own_call(tmp_path: Path) -> None:
+    """The assistant's memory holds what the record shows: the next request to the model has the
+    injected call and its error just before the model's own call of that tool."""
+    scenario = load_scenario(_with_generation(tmp_path, error_recovery="{share: 1.0, max_per_dialogue: 1}"))
+    with MockServer() as server:
+        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
+        options = RunOptions(out_dir=tmp_path / "out", dialogues=3, seed=0, concurrency=1)
+        asyncio.run(run_scenario(scenario, backend, options))
+        requests = list(server.requests)
+    seen = []
+    for body in requests:
+        messages = body.get("messages") or []
+        for at, message in enumerate(messages):
+            calls = message.get("tool_calls") or []
+            if calls and calls[0]["id"].startswith(INJECTED_CALL_PREFIX):
+                seen.append((messages[at + 1], messages[at + 2], calls[0]["function"]["name"]))
+    assert seen, "some request to the assistant model holds an injected call"
+    answer, own, name = seen[0]
+    assert answer["role"] == "tool" and answer["tool_call_id"].startswith(INJECTED_CALL_PREFIX)
+    assert "error" in json.loads(answer["content"])
+    assert own["tool_calls"][0]["function"]["name"] == name
+    assert not own["tool_calls"][0]["id"].startswith(INJECTED_CALL_PREFIX)
 
 
 def test_a_withheld_value_is_asked_for_before_the_call_that_needs_it(tmp_path: Path) -> None:
