@@ -127,7 +127,7 @@ class TurnUserSimulator:
                     if line not in lines:
                         lines.append(line)
         for prior in self.dialogue.prior_calls:
-            lines.append(f"- from before: {prior.note or 'you remember these from earlier'}")
+            lines.append(f"- from before: {prior.note or render('user/prior_note').strip()}")
             lines.extend(line for key, value in _as_mapping(prior.output).items() for line in _plain_lines(key, value))
         return "\n".join(lines) or "- (nothing specific)"
 

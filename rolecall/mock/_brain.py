@@ -245,9 +245,9 @@ def _json_reply(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entity_fields(earlier: list[Any], arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Scalar fields of earlier results that name the same entity as ``arguments`` (an ``*_id``
-    field with the same value) and that ``schema`` admits, so a lookup agrees with what was
-    seen before."""
+    """Scalar fields of earlier results about an entity ``arguments`` name (the result's first
+    field is an ``*_id`` argument with its value) that ``schema`` admits, so a lookup agrees with what
+    was seen before."""
     ids = {(k, v) for k, v in arguments.items() if k.endswith("_id") and isinstance(v, str | int)}
     properties = schema.get("properties") or {}
     fields: dict[str, Any] = {}
@@ -255,7 +255,8 @@ def _entity_fields(earlier: list[Any], arguments: dict[str, Any], schema: dict[s
         if not isinstance(result, dict):
             continue
         scalars = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool)}
-        if any(item in ids for item in scalars.items()):
+        own = next(iter(scalars.items()), None)  # an entity's first field is its id
+        if own is not None and own == next(iter(result.items())) and own in ids:
             fields.update(
                 {
                     k: v

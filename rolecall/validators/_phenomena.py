@@ -31,11 +31,14 @@ def _is_injected(origin: dict[str, Any]) -> bool:
 # -- prior state ----------------------------------------------------------------------------------
 
 
-def _entities(value: Any) -> Iterator[dict[str, Any]]:
-    """Every object in ``value`` (itself included) that names an entity by an id field."""
+def _entities(value: Any) -> Iterator[tuple[tuple[str, Any], dict[str, Any]]]:
+    """(own id, object) for every object in ``value`` (itself included) that names an entity: its
+    first field is an id. ``{service, status, ticket_id}`` is a service that lists an open ticket,
+    not the ticket: its status is the service's."""
     if isinstance(value, dict):
-        if any(is_identifier(key) and isinstance(item, str | int) for key, item in value.items()):
-            yield value
+        own = next(iter(value.items()), None)
+        if own is not None and is_identifier(own[0]) and isinstance(own[1], str | int):
+            yield own, value
         for item in value.values():
             yield from _entities(item)
     elif isinstance(value, list):
@@ -51,15 +54,15 @@ def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
     """No result contradicts a prior call's output on the same entity, and no user message speaks
     of a prior call as a call it made.
 
-    An entity is an object with an id field; two objects with the same id value under the same key
-    are the same entity, and a scalar field they share must agree. Only results of reading tools
+    An entity is an object whose first field is an id; two objects with the same own id (key and
+    value) are the same entity, and a scalar field they share must agree. Only results of reading tools
     (``Tool.effect``: ``x-readonly``, else the name's verb) before the dialogue's first write count:
     a write may change the state legitimately."""
     if not evidence.prior_calls:
         return check_outcome("prior_state_kept", [])
-    known: list[tuple[str, dict[str, Any]]] = []  # (prior id, entity object)
+    known: list[tuple[str, tuple[str, Any], dict[str, Any]]] = []  # (prior call id, own id, entity)
     for prior in evidence.prior_calls:
-        known += [(prior.id, entity) for entity in _entities(prior.output)]
+        known += [(prior.id, own, entity) for own, entity in _entities(prior.output)]
     problems = []
     for view in evidence.tool_calls():
         tool = evidence.tools.get(view.name)
@@ -69,15 +72,14 @@ def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
             break  # the first write: later state may differ from what was before the dialogue
         if view.fault is not None or not isinstance(view.result, dict | list):
             continue
-        for entity in _entities(view.result):
-            for prior_id, before in known:
-                same = [k for k, v in entity.items() if is_identifier(k) and _scalar(v) and before.get(k) == v]
-                if not same:
+        for own, entity in _entities(view.result):
+            for prior_id, before_own, before in known:
+                if own != before_own:
                     continue
                 for key, value in entity.items():
                     if key in before and _scalar(value) and _scalar(before[key]) and before[key] != value:
                         problems.append(
-                            f"{view.call_id} {view.name}: {key} {show(value)} for {same[0]} {show(entity[same[0]])}, "
+                            f"{view.call_id} {view.name}: {key} {show(value)} for {own[0]} {show(own[1])}, "
                             f"but prior call {prior_id} said {show(before[key])}"
                         )
     patterns = {prior.id: name_pattern(prior.name) for prior in evidence.prior_calls}

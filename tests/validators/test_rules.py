@@ -974,3 +974,24 @@ def test_a_longer_status_is_not_also_read_as_the_shorter_one_inside_it() -> None
     assert check(evidence, "claims_match_results") == (True, "")
     evidence.messages[6]["content"] = "ORD-1001 is pending."
     assert not check(evidence, "claims_match_results")[0]
+
+
+def test_prior_state_compares_an_entity_only_with_itself() -> None:
+    """An object is the entity its first field names: a customer record that lists an order id
+    is not that order, so its fields are not held against the order's."""
+    evidence = base()
+    output = {"name": "Ana Ruiz-Lopez", "customer_id": "CUST-4821"}  # a person, not keyed by the id
+    evidence.prior_calls.append(PriorCall(id="$9", name=FIND.name, arguments={"email": EMAIL}, output=output))
+    assert check(evidence, "prior_state_kept") == (True, "")
+    output = {"customer_id": "CUST-4821", "name": "Ana Ruiz-Lopez"}  # the same customer, another name
+    evidence.prior_calls[0] = PriorCall(id="$9", name=FIND.name, arguments={"email": EMAIL}, output=output)
+    assert check(evidence, "prior_state_kept")[0] is False
+
+
+def test_prior_state_stops_comparing_at_the_first_write() -> None:
+    evidence = base()
+    evidence.prior_calls.append(
+        PriorCall(id="$9", name=CANCEL.name, arguments={}, output={"order_id": "ORD-1001", "status": "open"})
+    )
+    # cancel_order (a write) says "cancelled" after the prior "open": a legitimate change of state.
+    assert check(evidence, "prior_state_kept") == (True, "")
