@@ -5,11 +5,14 @@ to the corpus.
     python benchmarks/phenomena.py --model embedded -n 10   # the embedded model (hours on 2 cores)
 
 For each example scenario and each setting (``baseline``: the scenario as written, with prior
-state at its default; ``no_prior``: prior state off; ``error_recovery`` and ``missing_parameter``
-at share 1), runs ``rolecall run`` and reports: dialogues where the phenomenon was requested, where
-it occurred (read from the records with the validator's own helpers), acceptance, and the
-accepted dialogues' corpus statistics (user turns, calls, dependency share, chain length) as
-``rolecall report`` computes them. A measurement, not a test: nothing here asserts a number.
+state at its default; ``no_prior``: prior state off; ``error_recovery``, ``missing_parameter``
+and each difficult-user behaviour at share 1; ``missing_function`` at share 0.5 of turns;
+``follow_up`` against ``no_follow_up``, both with 2 to 3 turns), runs ``rolecall run`` and
+reports: dialogues where the phenomenon was requested, where it occurred (read from the records
+with the validator's own helpers), acceptance, and the accepted dialogues' corpus statistics
+(user turns, calls, dependency share, chain length) as ``rolecall report`` computes them. A
+measurement, not a test: nothing here asserts a number. ``--rows FILE`` appends each row as it
+finishes and skips those already there, so a run of hours can stop and resume.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from rolecall.report import conversation_stats, corpus_summary
 from rolecall.run import read_run, record_evidence
-from rolecall.validators import withheld_outcomes
+from rolecall.validators import decline_outcomes, withheld_outcomes
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ["retail_orders", "travel_desk", "it_helpdesk"]
@@ -34,7 +37,16 @@ SETTINGS: dict[str, dict[str, str]] = {
     "no_prior": {"prior_calls": "{enabled: false}"},
     "error_recovery": {"error_recovery": "{share: 1.0, max_per_dialogue: 2}"},
     "missing_parameter": {"missing_parameter": "{share: 1.0}"},
+    "missing_function": {"missing_function": "{share: 0.5}"},
+    # Follow-ups need several turns: both settings play 2 to 3, with and without them.
+    "no_follow_up": {"turns": "{min: 2, max: 3}", "follow_up": "{share: 0}"},
+    "follow_up": {"turns": "{min: 2, max: 3}", "follow_up": "{share: 1.0}"},
+    "change_of_mind": {"user_behaviours": "{change_of_mind: 1.0}"},
+    "tangent": {"user_behaviours": "{tangent: 1.0}"},
+    "impatient": {"user_behaviours": "{impatient: 1.0}"},
 }
+# Behaviours that live in the user's prompt alone: no detector says whether the model acted them out.
+PROMPT_ONLY = ("tangent", "impatient")
 STATS = ("user_turns_mean", "tool_calls_mean", "dependent_call_share_strict", "chain_length_mean")
 
 
@@ -70,9 +82,52 @@ def occurred(record: dict[str, Any], setting: str, evidence: Any) -> tuple[bool,
     if setting == "error_recovery":
         entry = phenomena.get("error_recovery") or {}
         return bool(entry.get("requested")), bool(entry.get("injected"))
+    if setting == "missing_function":
+        entry = phenomena.get("missing_function") or {}
+        return bool(entry.get("requested")), any(outcome.declined for outcome in decline_outcomes(evidence))
+    if setting in ("follow_up", "no_follow_up"):
+        entry = phenomena.get("follow_up") or {}
+        return bool(entry.get("requested")), bool(entry.get("planned"))
+    if setting in ("change_of_mind", *PROMPT_ONLY):
+        behaviours = phenomena.get("user_behaviours") or {}
+        requested = setting in (behaviours.get("requested") or [])
+        if setting in PROMPT_ONLY:
+            return requested, requested
+        return requested, (behaviours.get("change_of_mind") or {}).get("at") is not None
     entry = phenomena.get("missing_parameter") or {}
     outcomes = withheld_outcomes(evidence)
     return bool(entry.get("requested")), any(outcome.occurred for outcome in outcomes)
+
+
+def _repeated(records: list[dict[str, Any]]) -> tuple[int, int]:
+    """(openings that repeat a value, openings) of follow-up turns: whether the user said the
+    value the turn takes from an earlier turn's result ("ord_7f3k") instead of "that order"."""
+    repeated = openings = 0
+    for record in records:
+        metadata = record["metadata"]
+        turns, starts = metadata["plan"]["turns"], metadata["turn_starts"]
+        for turn in (metadata.get("phenomena") or {}).get("follow_up", {}).get("planned", []):
+            if turn >= len(starts):
+                continue
+            earlier = {call["id"] for plan in turns[:turn] for call in plan["calls"]}
+            wanted = {
+                (call["name"], key)
+                for call in turns[turn]["calls"]
+                for key, value in call["arguments"].items()
+                if isinstance(value, str) and value.split(".")[0] in earlier
+            }
+            end = starts[turn + 1] if turn + 1 < len(starts) else len(record["messages"])
+            values = [
+                str(json.loads(call["function"]["arguments"]).get(key, ""))
+                for message in record["messages"][starts[turn] : end]
+                for call in message.get("tool_calls") or []
+                for name, key in wanted
+                if call["function"]["name"] == name
+            ]
+            opening = record["messages"][starts[turn]]["content"] or ""
+            openings += 1
+            repeated += any(value and value in opening for value in values)
+    return repeated, openings
 
 
 def measure(name: str, setting: str, dialogues: int, model: str, out: Path) -> dict[str, Any]:
@@ -96,6 +151,8 @@ def measure(name: str, setting: str, dialogues: int, model: str, out: Path) -> d
             rows["occurred"] += happened
             rows["occurred_accepted"] += happened and kind == "accepted"
     accepted = records["accepted"]
+    if setting in ("follow_up", "no_follow_up"):
+        rows["openings_repeating_an_earlier_value"], rows["follow_up_openings"] = _repeated(accepted)
     with_phenomenon = [r for r in accepted if occurred(r, setting, record_evidence(r, {}, {})[0])[1]]
     summary = corpus_summary([conversation_stats(r["messages"]) for r in accepted])
     summary_with = corpus_summary([conversation_stats(r["messages"]) for r in with_phenomenon])
@@ -122,14 +179,28 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", default=SCENARIOS)
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS))
     parser.add_argument("--summary", type=Path, help="write the JSON summary here too")
+    parser.add_argument(
+        "--rows",
+        type=Path,
+        help="append each (setting, scenario) row to this JSONL as it finishes, and skip the rows it holds: "
+        "a long run resumes where it stopped",
+    )
     args = parser.parse_args()
     out = args.out / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     rows = []
+    if args.rows and args.rows.exists():
+        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
+    done = {(row["setting"], row["scenario"]) for row in rows}
     for setting in args.settings:
         for name in args.scenarios:
+            if (setting, name) in done:
+                continue
             row = measure(name, setting, args.dialogues, args.model, out)
             rows.append(row)
             print(json.dumps(row), flush=True)
+            if args.rows:
+                with args.rows.open("a", encoding="utf-8") as stream:
+                    stream.write(json.dumps(row) + "\n")
     result = {"model": args.model, "dialogues_per_run": args.dialogues, "rows": rows}
     (out / "summary.json").write_text(json.dumps(result, indent=1))
     if args.summary:

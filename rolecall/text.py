@@ -147,6 +147,20 @@ def sounds_like_agent(text: str) -> bool:
     return _AGENT_VOICE.search(text) is not None
 
 
+# An agent saying it cannot do something: "I can't change the address", "I'm unable to issue refunds".
+_CANNOT = re.compile(
+    r"\b(?:can ?not|can(?:'|\u2019)?t|unable to|not able to|no (?:way|means) to|not (?:possible|something i can)"
+    r"|(?:don(?:'|\u2019)?t|do not) have (?:a way|the (?:ability|means|tools?|access)|access)"
+    r"|(?:isn(?:'|\u2019)?t|is not) (?:possible|available|supported))\b",
+    re.IGNORECASE,
+)
+
+
+def says_cannot(text: str) -> bool:
+    """Whether ``text`` says something cannot be done ("I can't", "I'm unable to", "not possible")."""
+    return _CANNOT.search(text) is not None
+
+
 def json_or_text(value: Any) -> Any:
     """A message's content or a call's arguments as JSON where they are JSON, else as given."""
     if not isinstance(value, str):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from rolecall.play import HumanAssistant, Terminal
 from rolecall.run import read_run
+from rolecall.scenario import load_scenario
 from tests.run.conftest import SCENARIOS
 
 
@@ -62,3 +66,21 @@ def test_a_person_plays_the_assistant_and_calls_a_tool(tmp_path: Path) -> None:
     assert all(p == {"origin": "human"} for m, p in pairs if m["role"] == "assistant")
     assert next(m["content"] for m, _ in pairs if m["role"] == "assistant" and m.get("content")).startswith("I found")
     assert all(p["origin"] != "human" for m, p in pairs if m["role"] in ("user", "tool"))
+
+
+def test_a_person_playing_the_assistant_is_not_offered_a_withheld_tool() -> None:
+    tools = load_scenario(SCENARIOS / "retail_orders.yaml").tools
+    typed = io.StringIO('/tools\n/call issue_refund {"order_id": "o1"}\nSorry, I cannot issue refunds here.\n')
+    shown = io.StringIO()
+
+    async def execute(name: str, arguments: dict, call_id: str) -> str:
+        raise AssertionError("a withheld tool must not run")
+
+    assistant = HumanAssistant(Terminal(typed, shown), tools, execute, None)
+    assistant.withhold(frozenset({"issue_refund"}))
+    step = asyncio.run(assistant.step("Please refund my order."))
+    assert step.text == "Sorry, I cannot issue refunds here." and not step.calls
+    output = shown.getvalue()
+    assert "(this turn you do not have: issue_refund)" in output
+    assert "no tool 'issue_refund' this turn" in output
+    assert "issue_refund:" not in output and "cancel_order:" in output  # /tools lists the others

@@ -25,6 +25,7 @@ from autogen_agentchat.messages import (
     ToolCallRequestEvent,
 )
 from autogen_core import CancellationToken, FunctionCall
+from autogen_core.model_context import UnboundedChatCompletionContext
 from autogen_core.models import (
     AssistantMessage,
     ChatCompletionClient,
@@ -239,16 +240,32 @@ class AutogenAssistant:
         self._retry = retry or RetryPolicy()
         self._limiter = limiter or RateLimiter()
         self._last_prompt_tokens = 0.0  # what the next call is charged against a token quota
-        # One tool iteration per step: the session decides whether to continue, so it can
-        # bound tool calls and spot stalls between inferences.
-        self.agent = AssistantAgent(
-            name="assistant",
-            model_client=client,
-            tools=[_SimulatedTool(tool, execute) for tool in tools],
-            system_message=system_message or DEFAULT_ASSISTANT_SYSTEM,
-            max_tool_iterations=1,
-            reflect_on_tool_use=False,
-        )
+        self._client = client
+        self._system_message = system_message or DEFAULT_ASSISTANT_SYSTEM
+        self._tools = [_SimulatedTool(tool, execute) for tool in tools]
+        self._context = UnboundedChatCompletionContext()
+        # One agent per set of offered tools, all on one memory: a turn that withholds a tool
+        # (missing_function) gets an agent without it, and the next turn has it back.
+        self._agents: dict[frozenset[str], AssistantAgent] = {}
+        self.agent = self._agent_without(frozenset())
+
+    def _agent_without(self, withheld: frozenset[str]) -> AssistantAgent:
+        if withheld not in self._agents:
+            # One tool iteration per step: the session decides whether to continue, so it can
+            # bound tool calls and spot stalls between inferences.
+            self._agents[withheld] = AssistantAgent(
+                name="assistant",
+                model_client=self._client,
+                tools=[tool for tool in self._tools if tool.name not in withheld],
+                model_context=self._context,
+                system_message=self._system_message,
+                max_tool_iterations=1,
+                reflect_on_tool_use=False,
+            )
+        return self._agents[withheld]
+
+    def withhold(self, names: frozenset[str]) -> None:
+        self.agent = self._agent_without(frozenset(names))
 
     async def step(self, user_message: str | None) -> AssistantStep:
         messages = [TextMessage(content=user_message, source="user")] if user_message is not None else []
@@ -268,7 +285,7 @@ class AutogenAssistant:
 
     async def insert_failed_call(self, name: str, arguments: str, result: str) -> None:
         # The agent's memory ends with its latest step: the call message and its results.
-        context = self.agent.model_context
+        context = self._context
         messages = await context.get_messages()
         call_id = f"{INJECTED_CALL_PREFIX}{len(messages)}"
         injected: list[LLMMessage] = [

@@ -105,6 +105,11 @@ class AssistantSession(Protocol):
         assistant's memory just before its latest step, so later steps see what the record shows."""
         ...
 
+    def withhold(self, names: frozenset[str]) -> None:
+        """Offer every tool but ``names`` from the next step on (missing_function); an empty set
+        offers them all again. The conversation so far is kept."""
+        ...
+
 
 class RoleBackend(Protocol):
     """Makes the roles of one dialogue."""

@@ -86,6 +86,7 @@ class TurnState:
     fault: bool  # an injected fault answered a call this turn
     reminders: int = 0  # goal reminders given so far this turn
     error: bool = False  # any error answered a call this turn (an injected fault, a rejected argument)
+    unavailable: bool = False  # the goal's tool was withheld from the assistant (missing_function)
 
 
 class UserAids:
@@ -189,6 +190,8 @@ class UserAids:
         for leave ("Shall I close it now?" "Perfect, please go ahead."): that is the goal going ahead."""
         if state.reminders >= self.policy.goal_reminders or state.plan_done or state.fault or state.error:
             return False  # after an error, leaving is the customer's call, not a slip
+        if state.unavailable:
+            return False  # the agent cannot do it this turn: leaving is the expected end
         if confirms(turn.message) or asks_leave(state.agent_text):
             return False
         return self.leaving(turn)

@@ -30,9 +30,12 @@ from rolecall.planning import (
     repair_references,
 )
 from rolecall.prompts import render
+from rolecall.validators import is_identifier
 
 PLAN_ATTEMPTS = 4
 PLAN_ATTEMPTS_PER_CHAIN = 2
+FOLLOW_UP_DRAWS = 6  # chains drawn for a follow-up turn until one connects to an earlier turn
+FOLLOW_UP_LISTED = 8  # connections from earlier calls the planner is shown
 
 
 class TurnPlanner:
@@ -80,9 +83,41 @@ class TurnPlanner:
                 "calls": [call.id for call in plan.calls if call not in moved.calls],
             }
             plan = moved
+        if turn > 0:
+            entry = self.dialogue.phenomena.setdefault("follow_up", {"requested": [], "planned": []})
+            if plan.builds_on(self.dialogue.turns):
+                entry["planned"].append(turn)
         hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
         plan.hidden = choose_hidden(plan, self.rng, hidden_max)
         return plan
+
+    def _follow_up_connections(self, chain: list[str]) -> list[str]:
+        """Lines "$3.order_id -> cancel_order(order_id)": earlier turns' outputs that can feed an
+        identifier of the chain ("that order"; a status copied into a filter is no follow-up),
+        except into a tool an earlier turn already called with that parameter: a follow-up acts
+        on what was found, and the same lookup again often repeats a call with the same value,
+        which the assistant has the answer to."""
+        earlier = [call for turn in self.dialogue.turns for call in turn.calls]
+        lines = []
+        for source in earlier:
+            for edge in self.context.graph.edges_from(source.name):
+                reference = edge.field.reference(source.id)
+                made = any(c.name == edge.target and edge.parameter in c.arguments for c in earlier)
+                line = f"- {reference} -> {edge.target}({edge.parameter})"
+                if edge.target in chain and is_identifier(edge.parameter) and not made and line not in lines:
+                    lines.append(line)
+        return lines[:FOLLOW_UP_LISTED]
+
+    def _follow_up_requested(self, turn: int) -> bool:
+        """follow_up: whether turn ``turn`` must build on an earlier one (its own stream, so the
+        share does not shift the plans' draws)."""
+        share = self.settings.follow_up.share
+        if turn == 0 or share <= 0:
+            return False
+        requested = random.Random(f"follow-up:{self.dialogue.seed}:{turn}").random() < share
+        if requested:
+            self.dialogue.phenomena.setdefault("follow_up", {"requested": [], "planned": []})["requested"].append(turn)
+        return requested
 
     def _next_id(self) -> int:
         used = [int(p.id[1:]) for p in self.dialogue.prior_calls]
@@ -92,20 +127,19 @@ class TurnPlanner:
     async def plan(self, turn: int) -> TurnPlan:
         first_id = self._next_id()
         earlier = self._earlier_calls()
+        follow_up = self._follow_up_requested(turn)
         problems: list[str] = []
         for attempt in range(PLAN_ATTEMPTS):
             if attempt % PLAN_ATTEMPTS_PER_CHAIN == 0:
                 # A fresh chain of tools: a model that failed twice on one chain often keeps
                 # making the same mistake on it (a field the tool does not return, say).
-                length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
-                persona = self.dialogue.persona
-                topic = " ".join([persona.description, *persona.facts])  # fact names: "new_address"
-                chain = self.context.graph.sample_chain_about(self.rng, length, topic)
+                chain, follow_ups = self._draw_chain(follow_up)
                 # Constrained to the suggested tools: models cannot invent tool or parameter names.
                 functions = [self.context.tools[name].openai_tool()["function"] for name in chain]
                 # The scenario's minimum holds (a lone call has nothing to hide), unless the tool
-                # graph offered a shorter chain.
-                min_calls = min(self.settings.plan_length.min, len(chain))
+                # graph offered a shorter chain, or the turn builds on an earlier one (the earlier
+                # turn found what a lone call needs: "now cancel that order").
+                min_calls = 1 if follow_ups else min(self.settings.plan_length.min, len(chain))
                 reply_type = plan_reply_for(
                     functions,
                     self.settings.plan_length.max,
@@ -124,6 +158,7 @@ class TurnPlanner:
                 connections=self._connections(chain),
                 min_calls=min_calls,
                 max_calls=self.settings.plan_length.max,
+                follow_up=render("planner/follow_up", connections="\n".join(follow_ups)) if follow_ups else "",
                 feedback=feedback,
             )
             reply = await self.role.ask(render("planner/system", first_id=f"${first_id}"), prompt, reply_type)
@@ -133,6 +168,9 @@ class TurnPlanner:
             problems = plan_problems(
                 plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max, min_calls
             )
+            # The last attempt may skip the follow-up: a plan without it beats a failed dialogue.
+            if follow_ups and not plan.builds_on(self.dialogue.turns) and attempt < PLAN_ATTEMPTS - 1:
+                problems.append("this turn must follow up on an earlier turn: reference one of its calls' outputs")
             if not problems:
                 return plan
             feedback = (
@@ -143,6 +181,19 @@ class TurnPlanner:
             f"no valid plan after {PLAN_ATTEMPTS} attempts; last problems: {'; '.join(problems[:4])}",
             cause="InvalidPlan",
         )
+
+    def _draw_chain(self, follow_up: bool) -> tuple[list[str], list[str]]:
+        """A chain of tools about the persona's wish and, for a follow-up turn, the earlier turns'
+        outputs that can feed it (chains are drawn again until one connects, a few times)."""
+        length = self.rng.randint(self.settings.plan_length.min, self.settings.plan_length.max)
+        persona = self.dialogue.persona
+        topic = " ".join([persona.description, *persona.facts])  # fact names: "new_address"
+        for _ in range(1 + FOLLOW_UP_DRAWS if follow_up else 1):
+            chain = self.context.graph.sample_chain_about(self.rng, length, topic)
+            follow_ups = self._follow_up_connections(chain) if follow_up else []
+            if follow_ups:
+                break
+        return chain, follow_ups
 
     def referable_paths(self, chain: list[str], earlier: Mapping[str, str]) -> list[tuple[str, ...]] | None:
         """Output paths a plan's references may name: those of the chain's tools and of earlier

@@ -27,12 +27,14 @@ from rolecall.agents import (
     provenance,
 )
 from rolecall.assist import Detail, TurnState, UserAids, UserTurn
+from rolecall.dialogue._behaviours import CHANGE_OF_MIND, PROMPT_BEHAVIOURS, ChangeOfMind, draw_behaviours, plan_change
 from rolecall.dialogue._mistakes import mistake_for
 from rolecall.dialogue._planner import TurnPlanner
 from rolecall.dialogue._tools import ToolSimulator
 from rolecall.dialogue._types import Dialogue, DialogueFailed, EndReason, RunContext, dialogue_seed
 from rolecall.dialogue._user import MISSING_PARAMETER, ON_REQUEST, UPFRONT, TurnUserSimulator, detail
 from rolecall.planning import TurnPlan
+from rolecall.prompts import render
 from rolecall.scenario import LoadedScenario
 from rolecall.validators import unstated_literals
 
@@ -52,6 +54,9 @@ class _Turn:
     fault: bool = False  # an injected fault answered a call this turn
     error: bool = False  # any error answered a call this turn
     reminders: int = 0
+    unavailable: str | None = None  # missing_function: the goal call's tool, withheld this turn
+    called: set[str] = field(default_factory=set)  # tools called this turn, whatever the answer
+    change: ChangeOfMind | None = None  # a change of mind still to be said this turn
 
 
 class _Session:
@@ -67,8 +72,13 @@ class _Session:
         # Its own streams, so the disclosure draws and faults do not shift the plans.
         self.disclosure_rng = random.Random(f"disclosure:{seed}")
         self.missing_rng = random.Random(f"missing:{seed}")
+        self.function_rng = random.Random(f"missing-function:{seed}")
         self.mistake_rng = random.Random(f"mistakes:{seed}")
         self.mistakes_left = self._draw_mistakes()
+        self.behaviour_rng = random.Random(f"behaviours:{seed}")
+        self.behaviours = self._draw_behaviours()
+        self.change_turn: int | None = None  # the first turn whose goal the user may change its mind about
+        self.last_turn = 0
         self.user_role = backend.structured("user")
         simulator_role = backend.structured("tool_simulator")
         planner_role = backend.structured("planner")
@@ -96,6 +106,7 @@ class _Session:
         }
         self._call_ids: dict[str, str] = {}  # model's call id -> record's call id
         self._answered: dict[tuple[str, str], int] = {}  # (tool, canonical arguments) -> answers
+        self.unavailable: str | None = None  # the tool withheld from the assistant this turn
 
     async def run(self) -> Dialogue:
         dialogue = self.dialogue
@@ -105,6 +116,9 @@ class _Session:
                 {"role": "system", "content": self.context.scenario.scenario.policy}, provenance(Origin.SCENARIO)
             )
         turns = self.rng.randint(self.settings.turns.min, self.settings.turns.max)
+        self.last_turn = turns - 1
+        if CHANGE_OF_MIND in self.behaviours:
+            self.change_turn = self.behaviour_rng.randrange(turns)
         try:
             for turn in range(turns):
                 plan = await self.planner.next_turn(turn)
@@ -112,6 +126,7 @@ class _Session:
                 disclosure = self._disclosure()
                 withheld = self._withhold(plan, turn) if disclosure == UPFRONT else None
                 dialogue.disclosure.append(MISSING_PARAMETER if withheld else disclosure)
+                self._withhold_tool(plan, turn)
                 ending = await self._play_turn(plan, withheld)
                 if ending != EndReason.COMPLETED:
                     dialogue.end_reason = ending
@@ -155,6 +170,54 @@ class _Session:
                 )
                 return label, shown
         return None
+
+    def _withhold_tool(self, plan: TurnPlan, turn: int) -> None:
+        """missing_function: with its share, the turn's goal tool is not offered to the assistant
+        this turn (the record's tools still list it); it is offered again from the next turn."""
+        share = self.settings.missing_function.share
+        if share <= 0:
+            return
+        entry = self.dialogue.phenomena.setdefault("missing_function", {"requested": [], "withheld": []})
+        tool = None
+        if self.function_rng.random() < share:
+            goal = plan.calls[-1]
+            tool = goal.name
+            entry["requested"].append(turn)
+            entry["withheld"].append({"turn": turn, "call": goal.id, "tool": tool})
+        self.unavailable = tool
+        self.assistant.withhold(frozenset({tool}) if tool else frozenset())
+
+    def _draw_behaviours(self) -> list[str]:
+        """user_behaviours: the difficult behaviours of this dialogue's user."""
+        settings = self.settings.user_behaviours
+        if not any(getattr(settings, name) > 0 for name in type(settings).model_fields):
+            return []
+        drawn = draw_behaviours(settings, self.behaviour_rng)
+        self.dialogue.phenomena["user_behaviours"] = {"requested": drawn}
+        return drawn
+
+    def _plan_change(self, plan: TurnPlan) -> ChangeOfMind | None:
+        """change_of_mind: from the turn drawn on, in the first turn whose goal call has a value to
+        change, the change the user will make (None in the record when no turn had one)."""
+        turn = len(self.dialogue.turns) - 1
+        entry = self.dialogue.phenomena.get("user_behaviours") or {}
+        if self.change_turn is None or turn < self.change_turn or CHANGE_OF_MIND in entry:
+            return None
+        change = plan_change(plan, self.context.tools, self.behaviour_rng)
+        if change is not None or turn == self.last_turn:
+            entry[CHANGE_OF_MIND] = change.as_record(turn) if change else None
+        return change
+
+    def _change_mind(self, user: TurnUserSimulator, turn: _Turn) -> None:
+        """Before the user's reply, while the goal call is still unmade and nothing failed: the
+        turn's plan takes the new value (the rules check it) and the user is told to say so."""
+        change = turn.change
+        if change is None or change.call.name in turn.called or turn.error:
+            return  # after an error the customer deals with that first
+        turn.change = None
+        turn.plan = user.plan = self.dialogue.turns[-1] = change.applied(turn.plan)
+        user.instruction = render("user/change_of_mind", **change.words).strip()
+        user.changed = render("user/changed_mind", **change.words)
 
     def _draw_mistakes(self) -> int:
         """error_recovery: how many mistakes this dialogue gets (0 unless its share is drawn)."""
@@ -207,13 +270,16 @@ class _Session:
     async def _play_turn(self, plan: TurnPlan, withheld: Detail | None) -> EndReason:
         limits = self.settings
         disclosure = self.dialogue.disclosure[-1]
-        user = TurnUserSimulator(self.user_role, self.dialogue, plan, self.context.tools, disclosure, withheld)
+        behaviours = [name for name in self.behaviours if name in PROMPT_BEHAVIOURS]
+        user = TurnUserSimulator(
+            self.user_role, self.dialogue, plan, self.context.tools, disclosure, withheld, behaviours
+        )
         said = await self.aids.opening(user, upfront=disclosure in (UPFRONT, MISSING_PARAMETER))
         self.dialogue.turn_starts.append(len(self.dialogue.messages))
         self._say(said)
         user.opened = True
         pending: str | None = said.message
-        turn = _Turn(plan)
+        turn = _Turn(plan, unavailable=self.unavailable, change=self._plan_change(plan))
         while True:
             # A step adds a reply, or a call and its result: stop before the bound is crossed.
             if len(self.dialogue.messages) + 2 > limits.max_messages:
@@ -233,12 +299,17 @@ class _Session:
             self.dialogue.add({"role": "assistant", "content": step.text or ""}, _origin(step))
             turn.replies_without_calls += 1
             state = TurnState(step.text or "", self._plan_done(turn), turn.fault, turn.reminders, turn.error)
+            state.unavailable = turn.unavailable is not None
+            self._change_mind(user, turn)
             said = await self.aids.reply(user, state)
             turn.reminders = state.reminders
             ending = self._after_reply(said, turn, state)
             if ending:
                 return ending
             self._say(said)
+            if user.instruction:  # the change of mind is said: where, for the record
+                user.instruction = ""
+                self.dialogue.phenomena["user_behaviours"][CHANGE_OF_MIND]["at"] = len(self.dialogue.messages) - 1
             pending = said.message
 
     def _plan_done(self, turn: _Turn) -> bool:
@@ -258,6 +329,7 @@ class _Session:
             return EndReason.TOOL_CALL_LIMIT
         injected = set(self.context.scenario.scenario.faults.kinds)
         for call in calls:
+            turn.called.add(call.name)
             # Repeating a call that was answered is a stall (and a duplicate for the validator);
             # retrying one that failed is not.
             signature = (call.name, _canonical(call.arguments))
@@ -275,6 +347,8 @@ class _Session:
         """The stop rules once the user has replied; None to go on with ``said``."""
         if said.status == "done" or (state.plan_done and self.aids.leaving(said)):
             return EndReason.COMPLETED
+        if turn.unavailable and said.status == "give_up":
+            return EndReason.COMPLETED  # the goal's tool was withheld: letting it go is this turn's end
         if said.status == "give_up":
             return EndReason.GAVE_UP_AFTER_FAULT if turn.fault else EndReason.USER_GAVE_UP
         if turn.replies_without_calls >= NO_PROGRESS_REPLIES:
@@ -295,9 +369,10 @@ class _Session:
         tool_calls = []
         for position, call in enumerate(calls):
             if not self.simulator.answered(call.call_id):
-                # Arguments the framework could not parse never reach the simulator; the record
-                # still gets a JSON result, as its contract says.
-                result = self.simulator.reject_unparsed(call.call_id, call.name, call.arguments)
+                # A call the framework did not run (arguments it could not parse, a tool not offered
+                # this turn) never reached the simulator; the record still gets a JSON result.
+                offered = call.name != self.unavailable
+                result = self.simulator.reject_unrun(call.call_id, call.name, call.arguments, offered)
                 calls[position] = call = ExecutedCall(call.call_id, call.name, call.arguments, result)
             record_id = self._record_id(call.call_id)
             tool_calls.append(

@@ -173,13 +173,18 @@ class ToolSimulator:
     def answered(self, call_id: str) -> bool:
         return any(call.call_id == call_id for call in self.calls)
 
-    def reject_unparsed(self, call_id: str, name: str, raw_arguments: str) -> str:
-        """The result of a call whose arguments are not a JSON object, which never reached
-        :meth:`execute` (the agent framework refused to parse them): an ``invalid_argument``
-        error as JSON, like every other result, recorded as written by code."""
-        result = error_result("invalid_argument", "The arguments are not a valid JSON object.")
-        origin = provenance(Origin.SCRIPTED, fault="invalid_arguments")
-        self.calls.append(SimulatedCall(call_id, name, {"raw": raw_arguments}, result, "invalid_arguments", origin))
+    def reject_unrun(self, call_id: str, name: str, raw_arguments: str, offered: bool = True) -> str:
+        """The result of a call the agent framework never passed to :meth:`execute`: a tool it
+        was not offered (fault ``unknown_tool``), else arguments that are not a JSON object
+        (``invalid_argument``). An error as JSON, like every other result, recorded as written by code."""
+        if not offered or name not in self.tools:  # as execute answers an unknown tool
+            kind, fault, message = "not_found", "unknown_tool", f"Unknown operation {name!r}."
+        else:
+            kind, fault = "invalid_argument", "invalid_arguments"
+            message = "The arguments are not a valid JSON object."
+        result = error_result(kind, message)
+        origin = provenance(Origin.SCRIPTED, fault=fault)
+        self.calls.append(SimulatedCall(call_id, name, {"raw": raw_arguments}, result, fault, origin))
         return json.dumps(result, ensure_ascii=False)
 
     def origin_of(self, call_id: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class TurnUserSimulator:
         tools: dict[str, Tool],
         disclosure: str,
         withheld: Detail | None = None,
+        behaviours: Sequence[str] = (),
     ):
         self.role = role
         self.dialogue = dialogue
@@ -47,20 +48,29 @@ class TurnUserSimulator:
         # missing_parameter: the one value the opening leaves out, given when the agent asks.
         self.withheld = withheld
         self.opened = False  # the turn's opening is said: the withheld value may be given now
+        # Difficult users: the behaviours (tangent, impatient) the user's prompt describes.
+        self.behaviours = tuple(behaviours)
+        # A one-off instruction for the next reply (a change of mind), said before any hint.
+        self.instruction = ""
+        self.changed = ""  # the change of mind, once made, as the system prompt states it
 
     async def draft(
         self, *, opening: bool = False, correction: str = "", example: Sequence[Detail] = (), hint: str = ""
     ) -> UserReply:
-        earlier = [t.goal for t in self.dialogue.turns if t is not self.plan]
+        earlier_plans = [t for t in self.dialogue.turns if t is not self.plan]
+        earlier = [t.goal for t in earlier_plans]
         system = render(
             "user/system",
             persona=persona_text(self.dialogue.persona),
             date=self.dialogue.date,
             goal=self.plan.goal,
+            changed=self.changed,
             earlier_goals=("Already taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
             known_values=self.known_values(),
             disclosure=self._rule(f"user/disclosure_{self.disclosure}").strip(),
             memory=render("user/memory") if self.dialogue.prior_calls else "",
+            behaviour="".join(render(f"user/behaviour_{name}") for name in self.behaviours)
+            + (render("user/follow_up") if self.plan.builds_on(earlier_plans) else ""),
         )
         if correction:
             system += "\n\n" + correction
@@ -85,7 +95,7 @@ class TurnUserSimulator:
         elif opening:
             task = self._rule(f"user/reminder_opening_{self.disclosure}")
         else:
-            task = hint
+            task = " ".join(part for part in (self.instruction, hint) if part)
         reminder = render("user/reminder", who=who, task=task)
         return await self.role.ask(system, f"{prompt}\n\n{reminder.strip()}", UserReply, history=earlier_turns)
 

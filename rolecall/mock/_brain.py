@@ -2,13 +2,15 @@
 
 - planner: chains the suggested tools, wiring each required parameter to an earlier call's
   output where the prompt lists a connection, else a literal made from the parameter's schema;
+  a follow-up turn starts at the first tool an earlier turn's output feeds, taking that output;
   it remembers each plan under its goal, which is how the assistant finds it later;
 - user: opens with the goal and (by default) every value it knows; under on-request disclosure
   with the goal alone, then answers the agent's questions from its facts; confirms when asked
   to; says "done" once the agent has answered;
 - assistant: an oracle that replays the plan whose goal the customer stated, resolving
   references against the real tool results; it asks for literal values no customer message
-  has given yet, and (``confirm``) asks before the goal call;
+  has given yet, (``confirm``) asks before the goal call, and says it cannot make a call whose
+  tool the request does not offer;
 - tool simulator: a result generated from the output schema, echoing the call's arguments;
 - output schema inference: an id per entity word of the tool's name, and a status;
 - judge: votes "yes".
@@ -44,6 +46,8 @@ CONFIRMATIONS = ("Perfect, please go ahead.", "Great, yes do it.", "Thanks, go a
 # The assistant's own questions start so; it reads them back to know it has asked already.
 ASK_PREFIX = "Could you tell me your "
 CONFIRM_PREFIX = "I can do that now: "
+DECLINE_PREFIX = "I'm sorry, I cannot "
+CHANGE_PREFIX = "Actually, I changed my mind: make the "
 FALLBACK_GREETING = "How can I help you today?"
 
 _REFERENCE = re.compile(r"(\$\d+)\.([\w.]+)")
@@ -90,15 +94,32 @@ class MockBrain:
     # planner ------------------------------------------------------------------------------------
 
     def plan(self, task: PlannerTask) -> dict[str, Any]:
+        # A follow-up turn starts at the first tool an earlier turn's output feeds, if that still
+        # leaves a long enough plan.
+        suggested = task.suggested
+        fed = [position for position, name in enumerate(suggested) if any(f[2] == name for f in task.follow_ups)]
+        calls = self._chain(task, suggested[fed[0] :], follow_up=True) if fed else []
+        if len(calls) < max(task.min_calls, 1):
+            calls = self._chain(task, suggested, follow_up=False)
+        goal = f"I need help with case {digest(task.prompt) % 100000:05d}."
+        with self.lock:
+            self.plans[goal] = {"calls": calls, "prior": task.prior}
+        return {"goal": goal, "calls": calls}
+
+    @staticmethod
+    def _chain(task: PlannerTask, suggested: list[str], follow_up: bool) -> list[dict[str, Any]]:
         calls: list[dict[str, Any]] = []
         ids: dict[str, str] = {}
-        for name in task.suggested:
+        for name in suggested:
             schema = task.parameters[name]
             arguments: dict[str, Any] = {}
             for parameter in schema.get("properties", {}):
                 source = next((c for c in task.connections if c[2] == name and c[3] == parameter and c[0] in ids), None)
+                earlier = next((f for f in task.follow_ups if f[2] == name and f[3] == parameter), None)
                 if source is not None:
                     arguments[parameter] = f"{ids[source[0]]}.{source[1]}"
+                elif follow_up and earlier is not None and not calls:
+                    arguments[parameter] = f"{earlier[0]}.{earlier[1]}"
                 elif parameter in schema.get("required", []):
                     sub = schema["properties"][parameter]
                     arguments[parameter] = value_for(parameter, sub, digest(task.prompt, name, parameter), task.date)
@@ -108,10 +129,7 @@ class MockBrain:
             call_id = f"${task.first_id + len(calls)}"
             ids[name] = call_id
             calls.append({"id": call_id, "name": name, "arguments": arguments})
-        goal = f"I need help with case {digest(task.prompt) % 100000:05d}."
-        with self.lock:
-            self.plans[goal] = {"calls": calls, "prior": task.prior}
-        return {"goal": goal, "calls": calls}
+        return calls
 
     # user ---------------------------------------------------------------------------------------
 
@@ -119,6 +137,9 @@ class MockBrain:
         stated = any(view.goal in text for text in view.said)
         if not stated or view.agent_text is None:
             return {"message": self._opening(view), "status": "continue"}
+        if view.change is not None:
+            label, value = view.change
+            return {"message": f"{CHANGE_PREFIX}{label} {value} instead.", "status": "continue"}
         text = view.agent_text
         if _asks(text) and _CONFIRMATION_QUESTION.search(text):
             return {"message": CONFIRMATIONS[digest(view.goal, text) % len(CONFIRMATIONS)], "status": "continue"}
@@ -163,6 +184,10 @@ class MockBrain:
         if len(made) >= len(calls):
             return {"content": f"Done. Here is the result: {messages[made[-1]]['content'] if made else ''}"}
         call = calls[len(made)]
+        if tools and call["name"] not in tools:  # not offered this turn (missing_function)
+            return {
+                "content": f"{DECLINE_PREFIX}{call['name'].replace('_', ' ')} in this chat: it is not among my tools."
+            }
         since_result = messages[made[-1] if made else start :]
         missing = _unstated(call, tools.get(call["name"], {}), messages)
         if missing and not _said_by_assistant(since_result, ASK_PREFIX):
@@ -170,7 +195,11 @@ class MockBrain:
         is_goal_call = len(made) == len(calls) - 1
         if self.settings.confirm and is_goal_call and not _said_by_assistant(messages[start:], CONFIRM_PREFIX):
             return {"content": f"{CONFIRM_PREFIX}{_described(goal)}. Shall I go ahead?"}
-        arguments = {key: self._resolve(value, messages, start, plans) for key, value in call["arguments"].items()}
+        try:
+            arguments = {key: self._resolve(value, messages, start, plans) for key, value in call["arguments"].items()}
+        except LookupError:  # it builds on an earlier call that never succeeded
+            return {"content": "Sorry, I cannot do that: I have no result to build it on."}
+        arguments.update(_changed(messages[start:], arguments))
         if self.sloppy_every and digest(goal) % self.sloppy_every == 0 and arguments:
             first = sorted(arguments)[0]
             if isinstance(arguments[first], str):
@@ -192,7 +221,7 @@ class MockBrain:
         if match is None:
             return value
         call_id, path = match.group(1), match.group(2).split(".")
-        stated = _stated(messages[start:], path[-1]) if _first_turn(messages, start) else None
+        stated = _stated(messages[start : start + 1], path[-1]) if _first_turn(messages, start) else None
         if stated is not None:  # the customer knows it (prior state): no lookup needed
             return stated
         output = self._output_of(call_id, messages, plans)
@@ -214,7 +243,8 @@ class MockBrain:
             ids = [c["id"] for c in _to_make(plan["calls"], messages, start)]
             if call_id not in ids:
                 continue
-            results = [m for m in messages[start:] if _answers_own_call(m)]
+            # A failed call was made again: only answers that are not errors line up with the plan.
+            results = [m for m in messages[start:] if _answers_own_call(m) and _error_of(m.get("content")) is None]
             return json.loads(results[ids.index(call_id)]["content"])
         raise KeyError(call_id)
 
@@ -278,6 +308,24 @@ def _stated(messages: list[dict[str, Any]], field: str) -> str | None:
     return None
 
 
+def _changed(messages: list[dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments the customer changed its mind about ("make the reason other instead")."""
+    changed: dict[str, Any] = {}
+    for message in messages:
+        content = message.get("content") or ""
+        if message["role"] != "user" or not content.startswith(CHANGE_PREFIX):
+            continue
+        for key in arguments:
+            label = key.replace("_", " ") + " "
+            if content.startswith(CHANGE_PREFIX + label):
+                text = content[len(CHANGE_PREFIX + label) :].removesuffix(" instead.")
+                try:
+                    changed[key] = json.loads(text)
+                except ValueError:
+                    changed[key] = text
+    return changed
+
+
 def _answers_own_call(message: dict[str, Any]) -> bool:
     """A tool message answering one of the assistant's own calls (not an injected mistake)."""
     return message["role"] == "tool" and not str(message.get("tool_call_id", "")).startswith(INJECTED_CALL_PREFIX)
@@ -293,7 +341,7 @@ def _to_make(calls: list[dict[str, Any]], messages: list[dict[str, Any]], start:
     a lookup whose every output a later call uses the customer has stated already is not made."""
     if not _first_turn(messages, start):
         return calls
-    messages = messages[start:]
+    messages = messages[start : start + 1]  # what the opening states, not what later turns say
     needed = []
     for position, call in enumerate(calls):
         uses = [

@@ -55,6 +55,9 @@ class PlannerTask:
     parameters: dict[str, dict[str, Any]]  # tool -> parameters schema
     connections: list[tuple[str, str, str, str]]  # (source tool, output path, target tool, parameter)
     prior: dict[str, Any] = field(default_factory=dict)  # "$k" -> output of a call made before the dialogue
+    # An earlier turn's outputs the plan must build on (planner/follow_up): (call id, path, tool, parameter).
+    follow_ups: list[tuple[str, str, str, str]] = field(default_factory=list)
+    min_calls: int = 1
 
 
 def read_planner(system: str, prompt: str) -> PlannerTask:
@@ -66,6 +69,8 @@ def read_planner(system: str, prompt: str) -> PlannerTask:
         for match in re.finditer(r"^- (\w+): .*?\n  parameters: (.*)$", prompt, re.MULTILINE)
     }
     connections = re.findall(r"- (\w+)\.([\w.]+) -> (\w+)\((\w+)\)", _section(prompt, "Ways these tools connect"))
+    minimum = re.search(r"Plan between (\d+) and", prompt)
+    follow_ups = re.findall(r"^- (\$\d+)\.([\w.]+) -> (\w+)\((\w+)\)$", prompt, re.MULTILINE)
     prior = {
         match.group(1): json.loads(match.group(2))
         for match in re.finditer(r"(\$\d+) = \w+\(.*?\) -> (.*?)  \[before the conversation\]", prompt)
@@ -79,6 +84,8 @@ def read_planner(system: str, prompt: str) -> PlannerTask:
         parameters=parameters,
         connections=connections,
         prior=prior,
+        follow_ups=follow_ups,
+        min_calls=int(minimum.group(1)) if minimum else 1,
     )
 
 
@@ -95,6 +102,7 @@ class UserView:
     said: list[str]  # the customer's own earlier messages, oldest first
     agent_text: str | None  # the agent's last message without the engine's reminder; None if the customer spoke last
     withheld: str | None = None  # the one fact to leave out until asked (user/disclosure_missing_parameter)
+    change: tuple[str, str] | None = None  # (label, new value) to change its mind to now (user/change_of_mind)
 
 
 @functools.cache
@@ -107,6 +115,19 @@ def _withheld_rule() -> re.Pattern[str]:
     """The missing-parameter rule as a pattern that captures the fact's label."""
     before, after = _squashed(template_text("user/disclosure_missing_parameter")).split("{{label}}")
     return re.compile(re.escape(before) + r"(.+?)" + re.escape(after))
+
+
+@functools.cache
+def _change_rule() -> re.Pattern[str]:
+    """The change-of-mind instruction as a pattern that captures the label and the new value."""
+    text = _squashed(template_text("user/change_of_mind"))
+    pattern = re.escape(text).replace(r"\{\{label\}\}", "(.+?)").replace(r"\{\{after\}\}", "(.+?)")
+    return re.compile(pattern.replace(r"\{\{before\}\}", ".+?"))
+
+
+def _change(prompt: str) -> tuple[str, str] | None:
+    found = _change_rule().search(_squashed(prompt))
+    return (found.group(1), found.group(2)) if found else None
 
 
 def _withheld_label(system: str) -> str | None:
@@ -137,6 +158,7 @@ def read_user(system: str, messages: list[dict[str, Any]]) -> UserView:
         facts=re.findall(r"^- ([\w ]+): (.*)$", _section(system, "Facts you know"), re.MULTILINE),
         on_request=_on_request_rule() in _squashed(system),
         withheld=_withheld_label(system),
+        change=_change(messages[-1].get("content") or "") if messages else None,
         said=said,
         agent_text=agent_text,
     )

@@ -8,7 +8,7 @@ fields use dots, list items use their index: ``"$2.orders.0.order_id"``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,6 +89,11 @@ class TurnPlan(BaseModel):
 
     def hidden_calls(self) -> list[PlannedCall]:
         return [call for call in self.calls if call.id in self.hidden]
+
+    def builds_on(self, earlier: Sequence[TurnPlan]) -> bool:
+        """Whether a call of this plan takes a value from a call of the ``earlier`` turns (a follow-up)."""
+        ids = {call.id for turn in earlier for call in turn.calls}
+        return any(ref in ids for call in self.calls for ref in call.depends_on())
 
 
 class PriorCall(BaseModel):

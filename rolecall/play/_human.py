@@ -86,6 +86,7 @@ class HumanAssistant:
         self.terminal, self.tools, self.execute = terminal, {t.name: t for t in tools}, execute
         self.usage = Usage()
         self._calls = 0
+        self.withheld: frozenset[str] = frozenset()
         self.terminal.show(f"--- You are the assistant ---\n{(system or '').strip()}\n(/tools lists the tools)\n---")
 
     async def step(self, user_message: str | None) -> AssistantStep:
@@ -94,15 +95,15 @@ class HumanAssistant:
         while True:
             line = self.terminal.ask("you> ")
             if line == "/tools":
-                for tool in self.tools.values():
+                for tool in (t for t in self.tools.values() if t.name not in self.withheld):
                     self.terminal.show(f"{tool.name}: {tool.description}\n  {json.dumps(tool.parameters)}")
                 continue
             match = _CALL.match(line)
             if not match:
                 return AssistantStep(text=line, author="human")
             name, raw = match.group(1), match.group(2).strip() or "{}"
-            if name not in self.tools:
-                self.terminal.show(f"no tool {name!r}; /tools lists them")
+            if name not in self.tools or name in self.withheld:
+                self.terminal.show(f"no tool {name!r} this turn; /tools lists them")
                 continue
             try:
                 arguments = json.loads(raw)
@@ -114,6 +115,11 @@ class HumanAssistant:
             result = await self.execute(name, arguments, call_id)
             self.terminal.show(f"result: {result}")
             return AssistantStep(calls=[ExecutedCall(call_id, name, raw, result)], author="human")
+
+    def withhold(self, names: frozenset[str]) -> None:
+        self.withheld = names
+        if names:
+            self.terminal.show(f"(this turn you do not have: {', '.join(sorted(names))})")
 
     async def insert_failed_call(self, name: str, arguments: str, result: str) -> None:
         # The record shows an injected wrong call before the person's own: say so, so the

@@ -270,6 +270,49 @@ class MissingParameterSettings(StrictModel):
     )
 
 
+class FollowUpSettings(StrictModel):
+    """Later turns that build on an earlier turn's results ("cancel that order")."""
+
+    share: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="The share of turns after the first whose plan must take at least one value from an earlier "
+        "turn's call output, where the tool graph connects the two (DiGiT-TC's planner requires it). The user "
+        "refers to such values indirectly.",
+    )
+
+
+class MissingFunctionSettings(StrictModel):
+    """A turn whose goal tool the assistant is not given: it must say it cannot do that part."""
+
+    share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="The share of turns whose goal call's tool is left out of the assistant's tools for that "
+        "turn (the record's tools still list it; it is back in later turns).",
+    )
+
+
+class UserBehaviourSettings(StrictModel):
+    """Difficult users: each behaviour is given to this share of the dialogues' users."""
+
+    change_of_mind: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="The user changes one value of a turn's goal call once, before the call is made; the "
+        "turn's plan is updated (the new value is what the rules check) and the change recorded.",
+    )
+    tangent: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="The user drifts to an unrelated topic once, then comes back."
+    )
+    impatient: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="The user is in a hurry: curt messages, may complain about the wait."
+    )
+
+
 class DateRange(StrictModel):
     start: Annotated[dt.date, Strict(False)] = Field(description="First possible date (YYYY-MM-DD).")
     end: Annotated[dt.date, Strict(False)] = Field(description="Last possible date (YYYY-MM-DD).")
@@ -369,6 +412,18 @@ class GenerationSettings(StrictModel):
     missing_parameter: MissingParameterSettings = Field(
         default_factory=MissingParameterSettings,
         description="Turns whose request leaves out one value; the assistant must ask for it.",
+    )
+    follow_up: FollowUpSettings = Field(
+        default_factory=FollowUpSettings,
+        description="Later turns whose plan takes a value from an earlier turn's output.",
+    )
+    missing_function: MissingFunctionSettings = Field(
+        default_factory=MissingFunctionSettings,
+        description="Turns whose goal tool the assistant lacks; it must say it cannot do that part.",
+    )
+    user_behaviours: UserBehaviourSettings = Field(
+        default_factory=UserBehaviourSettings,
+        description="Difficult users: a change of mind, a tangent, impatience (shares of dialogues).",
     )
     max_messages: int = Field(default=40, ge=4, description="Hard bound on messages per dialogue.")
     max_tool_calls_per_turn: int = Field(default=8, ge=1, description="Hard bound on tool calls per user turn.")

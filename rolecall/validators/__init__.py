@@ -2,8 +2,9 @@
 
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
 from rolecall.validators._judge import JudgeVerdict, judge, judge_summary, tally, transcript
-from rolecall.validators._phenomena import WithheldOutcome, withheld_outcomes
+from rolecall.validators._phenomena import DeclineOutcome, WithheldOutcome, decline_outcomes, withheld_outcomes
 from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
+from rolecall.validators._values import is_identifier
 
 # The session's own check comes first; then the rule checks, in the order they run.
 SESSION_CHECK = "session_completed"
@@ -15,10 +16,13 @@ __all__ = [
     "RULE_NAMES",
     "SESSION_CHECK",
     "CheckResult",
+    "DeclineOutcome",
     "DialogueEvidence",
     "JudgeVerdict",
     "ToolCallView",
     "WithheldOutcome",
+    "decline_outcomes",
+    "is_identifier",
     "judge",
     "judge_summary",
     "run_rules",

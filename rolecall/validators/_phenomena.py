@@ -1,5 +1,6 @@
 """Rules for the stateful-benchmark phenomena a scenario asks for (``generation``'s knobs):
-prior state, injected mistakes, a value the user leaves out until asked.
+prior state, injected mistakes, a value the user leaves out until asked, a tool the assistant
+is not given, a user who changes their mind.
 
 Each rule passes trivially when its phenomenon was not asked for. Occurrence (whether a
 requested phenomenon really happened) is read with the same helpers, so a benchmark counts what
@@ -13,8 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rolecall.text import says_cannot
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
-from rolecall.validators._values import content_text, is_identifier, name_pattern, norm, show, token_in
+from rolecall.validators._values import (
+    action_stems,
+    content_text,
+    grounded,
+    is_identifier,
+    name_pattern,
+    norm,
+    show,
+    token_in,
+    word_stems,
+)
 
 # "I ran the order lookup tool", "we called the API": a user speaking of calls, not of memory.
 _TOOL_TALK = re.compile(
@@ -183,3 +195,110 @@ def withheld_outcomes(evidence: DialogueEvidence) -> list[WithheldOutcome]:
 def withheld_value_asked(evidence: DialogueEvidence) -> CheckResult:
     problems = [problem for outcome in withheld_outcomes(evidence) for problem in outcome.problems]
     return check_outcome("withheld_value_asked", problems)
+
+
+# -- missing function -------------------------------------------------------------------------------
+
+
+def turn_span(evidence: DialogueEvidence, turn: int) -> tuple[int, int] | None:
+    """(first, end) message indexes of turn ``turn`` (0-based), or None when it was never played."""
+    if not 0 <= turn < len(evidence.turn_starts):
+        return None
+    following = evidence.turn_starts[turn + 1] if turn + 1 < len(evidence.turn_starts) else len(evidence.messages)
+    return evidence.turn_starts[turn], following
+
+
+@dataclass(frozen=True)
+class DeclineOutcome:
+    """What the assistant did in a turn whose goal tool it was not given (missing_function)."""
+
+    turn: int
+    tool: str
+    played: bool  # the turn was reached
+    problems: tuple[str, ...]  # calls to the tool or in its place; a missing "I cannot"
+
+    @property
+    def declined(self) -> bool:
+        return self.played and not self.problems
+
+
+def decline_outcomes(evidence: DialogueEvidence) -> list[DeclineOutcome]:
+    outcomes = []
+    for entry in (evidence.phenomena.get("missing_function") or {}).get("withheld") or []:
+        turn, tool = int(entry.get("turn", -1)), str(entry.get("tool", ""))
+        span = turn_span(evidence, turn)
+        if span is None:
+            outcomes.append(DeclineOutcome(turn, tool, False, ()))
+            continue
+        start, end = span
+        planned = {call.name for call in evidence.turns[turn].calls} if turn < len(evidence.turns) else set()
+        where = f"turn {turn + 1}"
+        problems = []
+        for view in evidence.tool_calls():
+            if not start <= view.position < end:
+                continue
+            known = evidence.tools.get(view.name)
+            if view.name == tool:
+                problems.append(f"{view.call_id} calls {tool}, which the assistant was not given in {where}")
+            elif known is not None and known.effect[0] == "write" and view.name not in planned:
+                problems.append(f"{view.call_id} {view.name} changes state in place of {tool} in {where}")
+        texts = [
+            content_text(m.get("content"))
+            for m in evidence.messages[start:end]
+            if m.get("role") == "assistant" and not m.get("tool_calls") and content_text(m.get("content")).strip()
+        ]
+        last = texts[-1] if texts else ""
+        if not (says_cannot(last) and action_stems(tool) & word_stems(last)):
+            problems.append(f"{where}: the assistant's last message does not say it cannot do what {tool} does")
+        outcomes.append(DeclineOutcome(turn, tool, True, tuple(problems)))
+    return outcomes
+
+
+def unavailable_tool_declined(evidence: DialogueEvidence) -> CheckResult:
+    """In a turn whose goal tool the assistant was not given (missing_function), it neither calls
+    that tool nor changes state in its place, and its last message of the turn says it cannot do
+    that part (in words that name it: "I can't change the shipping address")."""
+    problems = [problem for outcome in decline_outcomes(evidence) for problem in outcome.problems]
+    return check_outcome("unavailable_tool_declined", problems)
+
+
+# -- change of mind -----------------------------------------------------------------------------------
+
+
+def _states_value(text: str, value: Any, parameter: str, schema: dict[str, Any]) -> bool:
+    """Whether ``text`` states ``value`` for ``parameter``: as written, or an enum member in words
+    ("store credit" for store_credit)."""
+    if isinstance(value, bool):
+        return True  # a flag is said in words of every kind ("no e-mail, please")
+    said = [norm(text)]
+    if isinstance(value, str) and grounded(value.replace("_", " "), said, [], schema, parameter):
+        return True
+    return grounded(value, said, [], schema, parameter)
+
+
+def change_of_mind_followed(evidence: DialogueEvidence) -> CheckResult:
+    """A user who changed their mind about a goal value (user_behaviours.change_of_mind) said the
+    new value in that turn, and no call of the goal's tool in that turn still uses the old one.
+    (The turn's plan holds the new value, so goal_calls_made checks that the call is made with it.)"""
+    change = (evidence.phenomena.get("user_behaviours") or {}).get("change_of_mind")
+    if not change or change.get("at") is None:
+        return check_outcome("change_of_mind_followed", [])
+    turn, tool, parameter = int(change["turn"]), str(change["tool"]), str(change["parameter"])
+    span = turn_span(evidence, turn)
+    if span is None:
+        return check_outcome("change_of_mind_followed", [f"turn {turn + 1} was never played"])
+    start, end = span
+    known = evidence.tools.get(tool)
+    schema = ((known.parameters.get("properties") or {}).get(parameter) or {}) if known else {}
+    problems = []
+    texts = [content_text(m.get("content")) for m in evidence.messages[start:end] if m.get("role") == "user"]
+    if not any(_states_value(text, change["after"], parameter, schema) for text in texts):
+        problems.append(f"turn {turn + 1}: no user message states the new {parameter} {show(change['after'])}")
+    for view in evidence.tool_calls():
+        arguments = view.arguments or {}
+        if start <= view.position < end and view.name == tool and arguments.get(parameter) == change["before"]:
+            problems.append(
+                f"{view.call_id} {tool} uses {parameter}={show(change['before'])}, which the user changed to "
+                f"{show(change['after'])}"
+            )
+    return check_outcome("change_of_mind_followed", problems)

@@ -40,8 +40,21 @@ class PlanMatch:
         return None, ""
 
 
+def unavailable_calls(evidence: DialogueEvidence) -> dict[str, str]:
+    """Planned call id -> why it need not be made: its turn's goal tool was not offered to the
+    assistant (missing_function), so the turn's calls are there only if the assistant chose them."""
+    excused: dict[str, str] = {}
+    for entry in (evidence.phenomena.get("missing_function") or {}).get("withheld") or []:
+        turn = entry.get("turn")
+        if isinstance(turn, int) and 0 <= turn < len(evidence.turns):
+            for call in evidence.turns[turn].calls:
+                excused[call.id] = f"{entry.get('tool')} was not offered in turn {turn + 1}"
+    return excused
+
+
 def match_plan(evidence: DialogueEvidence) -> PlanMatch:
     match = PlanMatch(evidence.tool_calls())
+    excused = unavailable_calls(evidence)
     outputs: dict[str, Any] = {prior.id: prior.output for prior in evidence.prior_calls}
     for planned in planned_calls(evidence):  # references only point backwards, so one pass suffices
         expected = planned.literals()
@@ -58,6 +71,8 @@ def match_plan(evidence: DialogueEvidence) -> PlanMatch:
                     expected[argument] = ref.resolve(outputs[ref.call])
                 except LookupError:
                     match.missing.setdefault(planned.id, f"{argument}: {ref} is not in the actual result")
+        if planned.id in match.missing and planned.id in excused:
+            match.blocked[planned.id] = excused.pop(planned.id)
         if planned.id in match.blocked:
             match.missing.pop(planned.id, None)
             continue
@@ -75,6 +90,9 @@ def match_plan(evidence: DialogueEvidence) -> PlanMatch:
                 for key, value in expected.items()
             )
         ]
+        if not found and planned.id in excused:
+            match.blocked[planned.id] = excused[planned.id]
+            continue
         if not found:
             match.missing[planned.id] = why_unmatched(planned.name, expected, match.calls, properties)
             continue

@@ -13,13 +13,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rolecall.planning import descendants, literal_values
-from rolecall.scenario import name_words
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, check_outcome
-from rolecall.validators._phenomena import mistakes_corrected, prior_state_kept, withheld_value_asked
+from rolecall.validators._phenomena import (
+    change_of_mind_followed,
+    mistakes_corrected,
+    prior_state_kept,
+    unavailable_tool_declined,
+    withheld_value_asked,
+)
 from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
+    action_stems,
     argument_leaves,
     content_text,
     dollars_as_cents,
@@ -38,6 +44,7 @@ from rolecall.validators._values import (
     schema_problem,
     show,
     texts_of,
+    word_stems,
     wrong_kind,
 )
 
@@ -328,18 +335,6 @@ def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
     return check_outcome("tool_calls_answered", problems)
 
 
-# Verbs too general to say what a write does ("add_store_credit" is about store credit).
-_GENERIC_VERBS = frozenset({"add", "create", "update", "issue", "set", "make", "send", "do", "apply", "submit", "post"})
-
-
-def _action_stems(tool: str) -> set[str]:
-    """Stems of the words that say what a state-changing tool does: "issue_refund" -> {"refun"}."""
-    words = [word for word in name_words(tool) if word]
-    if words and words[0] in _GENERIC_VERBS:
-        words = words[1:]
-    return {word[:5] for word in words if len(word) >= 4} or {word[:5] for word in words}
-
-
 def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
     """A call to a state-changing tool must be planned, or asked for by the user before it:
     a refund nobody wanted is in the database of a stateful benchmark, whatever the assistant says."""
@@ -350,8 +345,8 @@ def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
         if tool is None or tool.effect[0] != "write" or view.name in planned_tools:
             continue
         user_text = " ".join(said(evidence.messages, "user", view.position))
-        asked = {word[:5] for word in re.findall(r"[a-z]+", user_text.lower()) if len(word) >= 4}
-        if not _action_stems(view.name) & asked:
+        asked = word_stems(user_text)
+        if not action_stems(view.name) & asked:
             problems.append(f"{view.call_id} {view.name} changes state, but was neither planned nor asked for")
     return check_outcome("no_unplanned_writes", problems)
 
@@ -398,6 +393,8 @@ RULES: dict[str, Rule] = {
         prior_state_kept,
         mistakes_corrected,
         withheld_value_asked,
+        unavailable_tool_declined,
+        change_of_mind_followed,
     )
 }
 RULE_NAMES = tuple(RULES)

@@ -284,6 +284,7 @@ def test_a_lookup_answered_in_an_earlier_turn_counts_for_the_next_turns_plan(tmp
     returns: {type: object, properties: {status: {type: string}}, required: [status]}
 generation:"""
     text = SCENARIO.replace("\ngeneration:", reopen, 1).replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
+    text = text.replace("prior_calls: {enabled: false}", "prior_calls: {enabled: false}, follow_up: {share: 0}")
     second = {
         "goal": "Reopen it.",
         "calls": [
@@ -621,3 +622,61 @@ def test_a_parameter_fed_only_by_tools_outside_the_chain_takes_only_a_literal(tm
     assert planner.wired_paths(["find_customer", "lookup_note"], {}) == {
         "lookup_note": {"customer_id": [("customer_id",)]}
     }
+
+
+def test_a_later_turn_is_sent_back_until_it_builds_on_an_earlier_turn(tmp_path: Path) -> None:
+    reopen = """
+  - name: reopen_account
+    parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
+    returns: {type: object, properties: {status: {type: string}}, required: [status]}
+generation:"""
+    text = SCENARIO.replace("\ngeneration:", reopen, 1).replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
+    looked_up_again = {
+        "goal": "Reopen my account.",
+        "calls": [
+            PLAN["calls"][0],
+            {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
+        ],
+    }
+    # The reply's own ids are renumbered ($3 on): "$1" here is the first turn's lookup.
+    that_account = {
+        "goal": "Reopen that account.",
+        "calls": [{"id": "$3", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}}],
+    }
+    plans = iter([PLAN, looked_up_again, that_account])
+    steps = [*GOOD_STEPS, ("call", "reopen_account", {"customer_id": "C-1"}), ("say", "Reopened.")]
+    backend = Backend(steps, polite_user)
+    backend.roles["planner"] = planner = Role(lambda prompt: next(plans))
+    dialogue = _play(_context(tmp_path, text=text), backend)
+    assert [call.arguments for call in dialogue.turns[1].calls] == [{"customer_id": "$1.customer_id"}]
+    assert dialogue.phenomena["follow_up"] == {"requested": [1], "planned": [1]}
+    follow_up = render("planner/follow_up", connections="- $1.customer_id -> reopen_account(customer_id)")
+    assert follow_up in planner.prompts[1] and "Plan between 1 and" in planner.prompts[1]
+    assert "must follow up on an earlier turn" in planner.prompts[2]
+    # The user's prompt for that turn asks for indirect references.
+    assert render("user/follow_up") in backend.roles["user"].prompts[-1]
+
+
+def test_the_last_plan_attempt_may_skip_the_follow_up(tmp_path: Path) -> None:
+    text = SCENARIO.replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
+    text = text.replace(
+        "  - name: close_account\n",
+        "  - name: reopen_account\n"
+        "    parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}\n"
+        "    returns: {type: object, properties: {status: {type: string}}, required: [status]}\n"
+        "  - name: close_account\n",
+    )
+    again = {
+        "goal": "Reopen my account.",
+        "calls": [
+            PLAN["calls"][0],
+            {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
+        ],
+    }
+    plans = iter([PLAN, again, again, again, again])
+    backend = Backend([*GOOD_STEPS, ("say", "Done.")], polite_user)
+    backend.roles["planner"] = Role(lambda prompt: next(plans))
+    context = _context(tmp_path, text=text)
+    dialogue = asyncio.run(simulate_dialogue(context, backend, index=0))
+    assert len(dialogue.turns) == 2 and dialogue.phenomena["follow_up"] == {"requested": [1], "planned": []}
+    assert next(plans, None) is None  # four attempts for the second turn, the last one kept

@@ -220,3 +220,13 @@ def test_calls_made_before_the_dialogue_are_shown_to_later_calls_as_shared_state
     _run(simulator.execute("get_order", {"order_id": "O-1"}, "c1"))
     assert '"total": 9' in role.prompts[1] and "before this conversation" in role.prompts[1]
     assert [call.call_id for call in simulator.calls] == ["c1"]
+
+
+def test_a_call_the_framework_never_ran_gets_an_error_that_says_why() -> None:
+    simulator = _simulator(ScriptedRole([]))
+    unparsed = json.loads(simulator.reject_unrun("c1", "get_order", "{not json"))
+    withheld = json.loads(simulator.reject_unrun("c2", "get_order", '{"order_id": "A-1"}', offered=False))
+    assert unparsed["error"]["code"] == "invalid_argument"
+    assert withheld["error"] == {"code": "not_found", "message": "Unknown operation 'get_order'."}
+    assert simulator.faults == {"c1": "invalid_arguments", "c2": "unknown_tool"}
+    assert simulator.origin_of("c2") == {"origin": "scripted", "fault": "unknown_tool"}

@@ -117,6 +117,7 @@ def planner_body(name: str | None = "plan", system: str | None = None) -> dict[s
         connections="- find_order.order_id -> cancel_order(order_id)",
         min_calls=2,
         max_calls=3,
+        follow_up="",
         feedback="",
     )
     return _chat(system if system is not None else render("planner/system", first_id="$1"), prompt, name)
@@ -137,6 +138,8 @@ def user_system(goal: str, facts: dict[str, str], disclosure: str = "upfront") -
         known_values="\n".join(f"- {label}: {value}" for label, value in facts.items()),
         disclosure=render(f"user/disclosure_{disclosure}").strip(),
         memory="",
+        behaviour="",
+        changed="",
     )
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from rolecall.agents import INJECTED_CALL_PREFIX, AutogenBackend
-from rolecall.mock import MockServer, model_config
+from rolecall.mock import MockServer, MockSettings, model_config
 from rolecall.models import ModelFactory
+from rolecall.prompts import render
 from rolecall.run import RunOptions, read_run, run_scenario
 from rolecall.scenario import load_scenario
 from tests.run.conftest import SCENARIOS, run_cli
@@ -142,7 +144,7 @@ def test_a_withheld_value_is_asked_for_before_the_call_that_needs_it(tmp_path: P
         assert set(metadata["disclosure"]) <= {"missing_parameter", "upfront"}
         for entry in metadata["phenomena"]["missing_parameter"]["withheld"]:
             opening = record["messages"][metadata["turn_starts"][entry["turn"]]]["content"]
-            assert entry["value"] not in opening
+            assert not re.search(rf"(?<![\w.-]){re.escape(entry['value'])}(?![\w-])", opening)  # not as a token
             asked.append((record, entry))
     assert asked, "an accepted dialogue had a value withheld and asked for"
     record, entry = asked[0]
@@ -166,3 +168,142 @@ def test_a_withheld_value_is_asked_for_before_the_call_that_needs_it(tmp_path: P
     checks = _check(tmp_path, scenario, broken)
     assert not checks["withheld_value_asked"]["passed"]
     assert "before the user gave" in checks["withheld_value_asked"]["reason"]
+
+
+def _offered(body: dict[str, Any]) -> set[str]:
+    return {tool["function"]["name"] for tool in body.get("tools") or []}
+
+
+def test_a_withheld_tool_is_not_offered_and_the_assistant_says_it_cannot(tmp_path: Path) -> None:
+    scenario_path = _with_generation(tmp_path, missing_function="{share: 1.0}", turns="{min: 2, max: 2}")
+    scenario = load_scenario(scenario_path)
+    with MockServer() as server:
+        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
+        options = RunOptions(out_dir=tmp_path / "out", dialogues=4, seed=0, concurrency=1)
+        asyncio.run(run_scenario(scenario, backend, options))
+        requests = [body for body in server.requests if body.get("tools")]
+    records = read_run(tmp_path / "out")
+    accepted = records["accepted"]
+    assert accepted, "an accepted dialogue had a tool withheld"
+    record = accepted[0]
+    entries = record["metadata"]["phenomena"]["missing_function"]["withheld"]
+    assert [e["turn"] for e in entries] == [0, 1]
+    # The record lists every tool; the model was offered every tool but the withheld one.
+    assert {e["tool"] for e in entries} <= {t["function"]["name"] for t in record["tools"]}
+    all_tools = {tool.name for tool in scenario.tools}
+    assert any(_offered(body) == all_tools - {entries[0]["tool"]} for body in requests)
+    assert all(_offered(body) != all_tools for body in requests)  # every turn withheld one
+    starts = record["metadata"]["turn_starts"]
+    first_turn = record["messages"][starts[0] : starts[1]]
+    assert not any(c["function"]["name"] == entries[0]["tool"] for m in first_turn for c in m.get("tool_calls") or [])
+    decline = [m["content"] for m in first_turn if m["role"] == "assistant" and m.get("content")][-1]
+    assert "cannot" in decline and entries[0]["tool"].replace("_", " ") in decline
+    assert record["metadata"]["end_reason"] == "completed"
+    checks = _check(tmp_path, scenario_path, record)
+    assert checks["unavailable_tool_declined"]["passed"] and checks["goal_calls_made"]["passed"]
+
+    # Claiming to have done it instead is rejected.
+    broken = json.loads(json.dumps(record))
+    at = starts[0] + first_turn.index(next(m for m in first_turn if m.get("content") == decline))
+    broken["messages"][at]["content"] = "All done, it is taken care of."
+    checks = _check(tmp_path, scenario_path, broken)
+    assert not checks["unavailable_tool_declined"]["passed"]
+    assert "does not say it cannot" in checks["unavailable_tool_declined"]["reason"]
+
+
+def test_a_user_who_changes_their_mind_gets_the_new_value_checked(tmp_path: Path) -> None:
+    scenario_path = _with_generation(
+        tmp_path, user_behaviours="{change_of_mind: 1.0, tangent: 1.0, impatient: 1.0}", missing_function="{share: 0}"
+    )
+    scenario = load_scenario(scenario_path)
+    with MockServer(MockSettings(confirm=True)) as server:
+        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
+        options = RunOptions(out_dir=tmp_path / "out", dialogues=6, seed=0, concurrency=1)
+        asyncio.run(run_scenario(scenario, backend, options))
+        systems = [m["content"] for body in server.requests for m in body["messages"][:1] if m["role"] == "system"]
+        user_systems = [text for text in systems if text.startswith("You are a customer")]
+    # The user's prompt describes the behaviours it was given.
+    tangent, impatient = (" ".join(render(f"user/behaviour_{name}").split()) for name in ("tangent", "impatient"))
+    assert user_systems and all(tangent in " ".join(s.split()) for s in user_systems)
+    assert all(impatient in " ".join(s.split()) for s in user_systems)
+    records = read_run(tmp_path / "out")
+    changed = [
+        r
+        for r in records["accepted"]
+        if (r["metadata"]["phenomena"]["user_behaviours"].get("change_of_mind") or {}).get("at")
+        and not r["metadata"]["faults"]
+    ]
+    assert changed, "an accepted dialogue without faults holds a change of mind"
+    record = changed[0]
+    behaviours = record["metadata"]["phenomena"]["user_behaviours"]
+    assert behaviours["requested"] == ["change_of_mind", "tangent", "impatient"]
+    change = behaviours["change_of_mind"]
+    said = record["messages"][change["at"]]
+    assert said["role"] == "user" and str(change["after"]) in said["content"]
+    # The recorded plan holds the new value, and the goal call was made with it.
+    plan = record["metadata"]["plan"]["turns"][change["turn"]]
+    goal = next(c for c in plan["calls"] if c["id"] == change["call"])
+    assert goal["arguments"][change["parameter"]] == change["after"] != change["before"]
+    made = [
+        json.loads(c["function"]["arguments"])
+        for m in record["messages"][change["at"] :]
+        for c in m.get("tool_calls") or []
+        if c["function"]["name"] == change["tool"]
+    ]
+    assert made and made[0][change["parameter"]] == change["after"]
+    checks = _check(tmp_path, scenario_path, record)
+    assert checks["change_of_mind_followed"]["passed"] and checks["goal_calls_made"]["passed"]
+
+    # The assistant keeping the old value is rejected.
+    broken = json.loads(json.dumps(record))
+    for message in broken["messages"][change["at"] :]:
+        for call in message.get("tool_calls") or []:
+            if call["function"]["name"] == change["tool"]:
+                arguments = {**json.loads(call["function"]["arguments"]), change["parameter"]: change["before"]}
+                call["function"]["arguments"] = json.dumps(arguments)
+    checks = _check(tmp_path, scenario_path, broken)
+    assert not checks["change_of_mind_followed"]["passed"] and not checks["goal_calls_made"]["passed"]
+    assert "which the user changed to" in checks["change_of_mind_followed"]["reason"]
+
+
+def test_a_follow_up_turn_takes_a_value_from_an_earlier_turn(tmp_path: Path) -> None:
+    scenario_path = _with_generation(tmp_path, turns="{min: 2, max: 2}", follow_up="{share: 1.0}")
+    scenario = load_scenario(scenario_path)
+    with MockServer() as server:
+        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
+        options = RunOptions(out_dir=tmp_path / "out", dialogues=6, seed=0, concurrency=1)
+        asyncio.run(run_scenario(scenario, backend, options))
+        prompts = [m["content"] or "" for body in server.requests for m in body["messages"] if m["role"] == "user"]
+        systems = [m["content"] for body in server.requests for m in body["messages"][:1] if m["role"] == "system"]
+    records = read_run(tmp_path / "out")
+    follow_ups = [r for r in records["accepted"] if 1 in r["metadata"]["phenomena"]["follow_up"]["planned"]]
+    assert follow_ups, "an accepted dialogue follows up on its first turn"
+    assert all(r["metadata"]["phenomena"]["follow_up"]["requested"] == [1] for r in _all(records))
+    # The planner was shown what it could build on; the user was told to refer to it indirectly.
+    assert any(render("planner/follow_up", connections="").split("\n")[0] in prompt for prompt in prompts)
+    user_line = " ".join(render("user/follow_up").split())
+    assert any(user_line in " ".join(system.split()) for system in systems)
+    record = follow_ups[0]
+    first, second = record["metadata"]["plan"]["turns"]
+    earlier = {call["id"] for call in first["calls"]}
+    taken = [
+        (call, value)
+        for call in second["calls"]
+        for value in call["arguments"].values()
+        if isinstance(value, str) and value.split(".")[0] in earlier
+    ]
+    assert taken
+    checks = _check(tmp_path, scenario_path, record)
+    assert checks["goal_calls_made"]["passed"]
+
+    # The follow-up call made with some other value than the earlier turn returned is rejected.
+    call, _ = taken[0]
+    broken = json.loads(json.dumps(record))
+    start = record["metadata"]["turn_starts"][1]
+    for message in broken["messages"][start:]:
+        for made in message.get("tool_calls") or []:
+            if made["function"]["name"] == call["name"]:
+                arguments = json.loads(made["function"]["arguments"])
+                made["function"]["arguments"] = json.dumps({key: "X-0000" for key in arguments})
+    checks = _check(tmp_path, scenario_path, broken)
+    assert not (checks["goal_calls_made"]["passed"] and checks["hidden_calls_discovered"]["passed"])

@@ -11,6 +11,7 @@ import pytest
 
 from rolecall.planning import PlannedCall, PriorCall, TurnPlan
 from rolecall.scenario import Tool
+from rolecall.text import says_cannot
 from rolecall.validators._evidence import DialogueEvidence
 from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
 
@@ -226,6 +227,8 @@ def test_registry_order_and_names() -> None:
         "prior_state_kept",
         "mistakes_corrected",
         "withheld_value_asked",
+        "unavailable_tool_declined",
+        "change_of_mind_followed",
     )
 
 
@@ -289,6 +292,25 @@ def _volunteered_withheld(e: DialogueEvidence) -> None:
     insert(e, 8, user("It arrived too late, by the way."))
 
 
+def _withhold_cancel(e: DialogueEvidence) -> None:
+    """Turn 2's goal tool (cancel_order) was not offered to the assistant."""
+    e.turn_starts[:] = [1, 7]
+    e.phenomena["missing_function"] = {"requested": [1], "withheld": [{"turn": 1, "call": "$3", "tool": CANCEL.name}]}
+
+
+def _called_withheld(e: DialogueEvidence) -> None:
+    _withhold_cancel(e)  # the record still shows the call: it was made anyway
+
+
+def _kept_old_value(e: DialogueEvidence) -> None:
+    # The customer changed the reason in turn 2; the cancellation still gives the old one.
+    e.turn_starts[:] = [1, 7]
+    change = {"turn": 1, "call": "$3", "tool": CANCEL.name, "parameter": "reason", "at": 7}
+    change |= {"before": "arrived too late", "after": "found it cheaper"}
+    e.phenomena["user_behaviours"] = {"requested": ["change_of_mind"], "change_of_mind": change}
+    set_user(e, 7, "Please cancel ORD-1001, it arrived too late. Actually no, the reason: found it cheaper.")
+
+
 def _duplicate(e: DialogueEvidence) -> None:
     insert(e, 6, ask(call("call_2b", "list_orders", status="open", customer_id="CUST-4821")), answer("call_2b", ORDERS))
 
@@ -345,6 +367,16 @@ VIOLATIONS: list[tuple[str, Callable[[DialogueEvidence], None], str]] = [
         "fault rate_limited result has no 'error'",
     ),
     ("no_duplicate_calls", _duplicate, "call_2b repeats call_2 list_orders"),
+    (
+        "change_of_mind_followed",
+        _kept_old_value,
+        "call_3 cancel_order uses reason='arrived too late', which the user changed to 'found it cheaper'",
+    ),
+    (
+        "unavailable_tool_declined",
+        _called_withheld,
+        "call_3 calls cancel_order, which the assistant was not given in turn 2",
+    ),
     ("tool_calls_answered", lambda e: drop(e, 9), "call_3 (message 8) is never answered"),
     ("tool_calls_answered", lambda e: insert(e, 10, answer("call_3", {})), "call_3 is answered 2 times"),
     ("tool_calls_answered", lambda e: insert(e, 10, answer("call_9", {})), "answers 'call_9', which no earlier"),
@@ -995,3 +1027,80 @@ def test_prior_state_stops_comparing_at_the_first_write() -> None:
     )
     # cancel_order (a write) says "cancelled" after the prior "open": a legitimate change of state.
     assert check(evidence, "prior_state_kept") == (True, "")
+
+
+# -- missing function -------------------------------------------------------------------------------
+
+
+def _declined(text: str) -> DialogueEvidence:
+    """Turn 2's cancel_order was withheld; the assistant answers with ``text`` and calls nothing."""
+    evidence = mutated(_withhold_cancel)
+    drop(evidence, 8, 9, 10)
+    evidence.messages.append(reply(text))
+    return evidence
+
+
+def test_a_turn_without_its_goal_tool_passes_when_the_assistant_says_it_cannot() -> None:
+    evidence = _declined("I'm sorry, I can't cancel orders in this chat; please contact the shop.")
+    assert failing(evidence) == {}
+    passed, note = check(evidence, "goal_calls_made")
+    assert passed and "cancel_order was not offered in turn 2" in note
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("Done, your order is on its way.", "does not say it cannot do what cancel_order does"),
+        # A refusal that does not name what cannot be done says nothing of the request.
+        ("Sorry, I cannot help with that.", "does not say it cannot do what cancel_order does"),
+    ],
+)
+def test_a_turn_without_its_goal_tool_fails_without_a_decline_that_names_it(text: str, why: str) -> None:
+    passed, reason = check(_declined(text), "unavailable_tool_declined")
+    assert not passed and why in reason and "turn 2" in reason
+
+
+def test_a_write_made_in_place_of_the_withheld_tool_is_rejected() -> None:
+    evidence = _declined("I'm sorry, I can't cancel orders here, so I added a note instead.")
+    evidence.tools["add_order_note"] = Tool(
+        "add_order_note", "Add a note to an order.", {"type": "object", "properties": {"order_id": STR}}, {}
+    )
+    evidence.messages[8:8] = [
+        ask(call("call_5", "add_order_note", order_id="ORD-1001")),
+        answer("call_5", {"ok": True}),
+    ]
+    passed, reason = check(evidence, "unavailable_tool_declined")
+    assert not passed and "call_5 add_order_note changes state in place of cancel_order" in reason
+
+
+def test_says_cannot_reads_refusals_not_questions() -> None:
+    assert says_cannot("I'm unable to issue refunds here.")
+    assert says_cannot("Unfortunately I can\u2019t change the address.")
+    assert says_cannot("That isn't possible in this chat.")
+    assert not says_cannot("Can you tell me the order number?")
+    assert not says_cannot("I can change the address for you now.")
+
+
+# -- change of mind -----------------------------------------------------------------------------------
+
+
+def test_a_change_of_mind_followed_passes_and_one_never_said_fails() -> None:
+    evidence = mutated(_kept_old_value)
+    set_arguments(evidence, "call_3", reason="found it cheaper")
+    evidence.turns[1].calls[0].arguments["reason"] = "found it cheaper"
+    assert failing(evidence) == {}
+    set_user(evidence, 7, "Please cancel ORD-1001, it arrived too late.")
+    passed, reason = check(evidence, "change_of_mind_followed")
+    assert not passed and "no user message states the new reason 'found it cheaper'" in reason
+
+
+def test_an_enum_member_said_in_words_counts_as_stated() -> None:
+    evidence = mutated(_kept_old_value)
+    evidence.tools[CANCEL.name].parameters["properties"]["reason"] = {
+        "type": "string",
+        "enum": ["late", "found_cheaper"],
+    }
+    evidence.phenomena["user_behaviours"]["change_of_mind"] |= {"before": "late", "after": "found_cheaper"}
+    set_user(evidence, 7, "Please cancel ORD-1001. Actually, make it found cheaper.")
+    set_arguments(evidence, "call_3", reason="found_cheaper")
+    assert check(evidence, "change_of_mind_followed") == (True, "")
