@@ -97,7 +97,9 @@ class TurnPlanner:
         except into a tool an earlier turn already called with that parameter: a follow-up acts
         on what was found, and the same lookup again often repeats a call with the same value,
         which the assistant has the answer to."""
-        earlier = [call for turn in self.dialogue.turns for call in turn.calls]
+        # Not from a turn whose goal tool the assistant lacked: its calls may never have been made.
+        declined = self.dialogue.unavailable_turns()
+        earlier = [call for i, turn in enumerate(self.dialogue.turns) if i not in declined for call in turn.calls]
         lines = []
         for source in earlier:
             for edge in self.context.graph.edges_from(source.name):

@@ -79,6 +79,11 @@ class Dialogue:
     faults: dict[str, str] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
 
+    def unavailable_turns(self) -> set[int]:
+        """Turns whose goal tool the assistant was not given (missing_function): not done."""
+        withheld = (self.phenomena.get("missing_function") or {}).get("withheld") or []
+        return {entry["turn"] for entry in withheld}
+
     def add(self, message: dict[str, Any], origin: dict[str, Any]) -> None:
         self.messages.append(message)
         self.provenance.append(origin)

@@ -58,14 +58,18 @@ class TurnUserSimulator:
         self, *, opening: bool = False, correction: str = "", example: Sequence[Detail] = (), hint: str = ""
     ) -> UserReply:
         earlier_plans = [t for t in self.dialogue.turns if t is not self.plan]
-        earlier = [t.goal for t in earlier_plans]
+        # A turn whose goal tool the agent did not have (missing_function) was not taken care of.
+        declined = self.dialogue.unavailable_turns()
+        done = [t.goal for i, t in enumerate(earlier_plans) if i not in declined]
+        not_done = [t.goal for i, t in enumerate(earlier_plans) if i in declined]
         system = render(
             "user/system",
             persona=persona_text(self.dialogue.persona),
             date=self.dialogue.date,
             goal=self.plan.goal,
             changed=self.changed,
-            earlier_goals=("Already taken care of earlier: " + "; ".join(earlier) + "\n") if earlier else "",
+            earlier_goals=(render("user/earlier_done", goals="; ".join(done)) if done else "")
+            + (render("user/earlier_not_done", goals="; ".join(not_done)) if not_done else ""),
             known_values=self.known_values(),
             disclosure=self._rule(f"user/disclosure_{self.disclosure}").strip(),
             memory=render("user/memory") if self.dialogue.prior_calls else "",

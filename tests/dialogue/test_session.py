@@ -72,6 +72,10 @@ class Assistant:
         self.execute = execute
         self.usage = Usage()
         self.heard: list[str | None] = []
+        self.withheld: list[frozenset[str]] = []  # per turn, what the session withheld
+
+    def withhold(self, names: frozenset[str]) -> None:
+        self.withheld.append(names)
 
     async def step(self, user_message: str | None) -> AssistantStep:
         self.heard.append(user_message)
@@ -680,3 +684,28 @@ def test_the_last_plan_attempt_may_skip_the_follow_up(tmp_path: Path) -> None:
     dialogue = asyncio.run(simulate_dialogue(context, backend, index=0))
     assert len(dialogue.turns) == 2 and dialogue.phenomena["follow_up"] == {"requested": [1], "planned": []}
     assert next(plans, None) is None  # four attempts for the second turn, the last one kept
+
+
+def test_a_turn_without_its_goal_tool_ends_when_the_user_lets_it_go_and_is_not_called_done(tmp_path: Path) -> None:
+    text = SCENARIO.replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
+    text = text.replace(
+        "prior_calls: {enabled: false}", "prior_calls: {enabled: false}, missing_function: {share: 1.0}"
+    )
+    cannot = ("say", "I'm sorry, I can't close accounts in this chat.")
+
+    def accepting_user(prompt: str) -> dict[str, Any]:
+        if "can't close accounts" in prompt:  # the agent's last message, not the history
+            return {"message": "I see, never mind then.", "status": "give_up"}
+        return polite_user(prompt)
+
+    backend = Backend([cannot, cannot], accepting_user)
+    dialogue = _play(_context(tmp_path, text=text), backend)
+    assert dialogue.end_reason == COMPLETED and len(dialogue.turns) == 2
+    assert backend.assistant_session.withheld == [frozenset({"close_account"})] * 2
+    assert dialogue.phenomena["missing_function"]["withheld"] == [
+        {"turn": 0, "call": "$2", "tool": "close_account"},
+        {"turn": 1, "call": "$4", "tool": "close_account"},
+    ]
+    second_opening = next(p for p in backend.roles["user"].prompts if "Already" in p or "could not do" in p)
+    assert render("user/earlier_not_done", goals=PLAN["goal"]) in second_opening
+    assert "Already taken care of" not in second_opening
