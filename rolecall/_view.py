@@ -88,15 +88,43 @@ def is_rejected(record: dict[str, Any]) -> bool:
     return _verdict(record.get("metadata") or {}).startswith(("rejected", "failed"))
 
 
+def turn_notes(meta: dict[str, Any]) -> dict[int, str]:
+    """Message index of each turn's opening -> "turn 2 · no issue_refund · builds on an earlier
+    turn": what the generation knobs did to that turn, for a reader of the dialogue."""
+    starts = meta.get("turn_starts") or []
+    phenomena = meta.get("phenomena") or {}
+    notes = {start: [f"turn {turn + 1}"] for turn, start in enumerate(starts)}
+    for entry in (phenomena.get("missing_function") or {}).get("withheld") or []:
+        if entry.get("turn", -1) < len(starts):
+            notes[starts[entry["turn"]]].append(f"assistant not given {entry.get('tool')}")
+    for turn in (phenomena.get("follow_up") or {}).get("planned") or []:
+        if turn < len(starts):
+            notes[starts[turn]].append("builds on an earlier turn")
+    for entry in (phenomena.get("missing_parameter") or {}).get("withheld") or []:
+        if entry.get("turn", -1) < len(starts):
+            notes[starts[entry["turn"]]].append(f"{entry.get('parameter')} left out until asked")
+    change = (phenomena.get("user_behaviours") or {}).get("change_of_mind") or {}
+    if change.get("at") is not None:
+        notes.setdefault(change["at"], []).append(
+            f"user changes {change.get('parameter')}: {change.get('before')} -> {change.get('after')}"
+        )
+    if len(starts) < 2 and all(len(parts) == 1 for parts in notes.values()):
+        return {}  # one plain turn: nothing to say
+    return {index: " · ".join(parts) for index, parts in notes.items()}
+
+
 def render_record(record: dict[str, Any], width: int, failures_first: bool = False) -> Panel:
     hidden = _hidden_names(record)
     meta = record.get("metadata", {})
     origins = meta.get("provenance") or []
+    notes = turn_notes(meta)
     body = Text()
     if failures_first:
         body.append_text(_failures(meta))
         body.append("\n\n")
     for position, message in enumerate(record.get("messages", [])):
+        if position in notes:
+            body.append(f"── {_clip(notes[position], width)}\n", style="bold cyan")
         role = message.get("role", "?")
         style = _STYLES.get(role, "")
         mark = origin_label(origins[position] if position < len(origins) else None)

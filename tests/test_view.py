@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rolecall._view import is_rejected, summary_line
+from rolecall._view import is_rejected, summary_line, turn_notes
 from tests.run.conftest import SCENARIOS, run_cli
 
 
@@ -82,3 +82,23 @@ def test_rejected_mode_shows_only_rejected_dialogues_with_their_failed_checks_fi
     plain = run_cli("view", out, "--limit", "50", cwd=tmp_path)
     accepted = len((out / "dialogues.jsonl").read_text().splitlines())
     assert plain.stdout.count("· accepted") == accepted
+
+
+def test_turn_notes_say_what_the_generation_knobs_did_to_each_turn() -> None:
+    meta: dict[str, Any] = {
+        "turn_starts": [1, 7],
+        "phenomena": {
+            "missing_function": {"requested": [1], "withheld": [{"turn": 1, "call": "$4", "tool": "issue_refund"}]},
+            "follow_up": {"requested": [1], "planned": [1]},
+            "user_behaviours": {
+                "requested": ["change_of_mind"],
+                "change_of_mind": {"turn": 0, "parameter": "reason", "before": "late", "after": "other", "at": 5},
+            },
+        },
+    }
+    assert turn_notes(meta) == {
+        1: "turn 1",
+        7: "turn 2 · assistant not given issue_refund · builds on an earlier turn",
+        5: "user changes reason: late -> other",
+    }
+    assert turn_notes({"turn_starts": [1], "phenomena": {"prior_state": {"requested": False}}}) == {}

@@ -216,10 +216,12 @@ class DeclineOutcome:
     tool: str
     played: bool  # the turn was reached
     problems: tuple[str, ...]  # calls to the tool or in its place; a missing "I cannot"
+    faulted: bool = False  # a call of the turn failed first: the turn ended on that, no decline needed
 
     @property
     def declined(self) -> bool:
-        return self.played and not self.problems
+        """The assistant said it cannot (not merely excused by a failure)."""
+        return self.played and not self.problems and not self.faulted
 
 
 def decline_outcomes(evidence: DialogueEvidence) -> list[DeclineOutcome]:
@@ -234,9 +236,11 @@ def decline_outcomes(evidence: DialogueEvidence) -> list[DeclineOutcome]:
         planned = {call.name for call in evidence.turns[turn].calls} if turn < len(evidence.turns) else set()
         where = f"turn {turn + 1}"
         problems = []
+        faulted = False
         for view in evidence.tool_calls():
             if not start <= view.position < end:
                 continue
+            faulted = faulted or view.fault is not None
             known = evidence.tools.get(view.name)
             if view.name == tool:
                 problems.append(f"{view.call_id} calls {tool}, which the assistant was not given in {where}")
@@ -248,16 +252,18 @@ def decline_outcomes(evidence: DialogueEvidence) -> list[DeclineOutcome]:
             if m.get("role") == "assistant" and not m.get("tool_calls") and content_text(m.get("content")).strip()
         ]
         last = texts[-1] if texts else ""
-        if not (says_cannot(last) and action_stems(tool) & word_stems(last)):
+        said = says_cannot(last) and bool(action_stems(tool) & word_stems(last))
+        if not said and not faulted:
             problems.append(f"{where}: the assistant's last message does not say it cannot do what {tool} does")
-        outcomes.append(DeclineOutcome(turn, tool, True, tuple(problems)))
+        outcomes.append(DeclineOutcome(turn, tool, True, tuple(problems), faulted and not said))
     return outcomes
 
 
 def unavailable_tool_declined(evidence: DialogueEvidence) -> CheckResult:
     """In a turn whose goal tool the assistant was not given (missing_function), it neither calls
     that tool nor changes state in its place, and its last message of the turn says it cannot do
-    that part (in words that name it: "I can't change the shipping address")."""
+    that part (in words that name it: "I can't change the shipping address"), unless a call of
+    the turn failed and the turn ended on that before it came to it."""
     problems = [problem for outcome in decline_outcomes(evidence) for problem in outcome.problems]
     return check_outcome("unavailable_tool_declined", problems)
 

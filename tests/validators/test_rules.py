@@ -12,6 +12,7 @@ import pytest
 from rolecall.planning import PlannedCall, PriorCall, TurnPlan
 from rolecall.scenario import Tool
 from rolecall.text import says_cannot
+from rolecall.validators import decline_outcomes
 from rolecall.validators._evidence import DialogueEvidence
 from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
 
@@ -1104,3 +1105,15 @@ def test_an_enum_member_said_in_words_counts_as_stated() -> None:
     set_user(evidence, 7, "Please cancel ORD-1001. Actually, make it found cheaper.")
     set_arguments(evidence, "call_3", reason="found_cheaper")
     assert check(evidence, "change_of_mind_followed") == (True, "")
+
+
+def test_a_turn_that_failed_before_reaching_the_withheld_tool_needs_no_decline() -> None:
+    evidence = _declined("Sorry, the order could not be found.")
+    evidence.messages[8:8] = [
+        ask(call("call_5", "list_orders", customer_id="CUST-4821")),
+        answer("call_5", {"error": {"code": "not_found", "message": "No such customer."}}),
+    ]
+    evidence.faults["call_5"] = "not_found"
+    assert check(evidence, "unavailable_tool_declined") == (True, "")
+    (outcome,) = decline_outcomes(evidence)
+    assert outcome.faulted and not outcome.declined
