@@ -47,6 +47,9 @@ SETTINGS: dict[str, dict[str, str]] = {
 }
 # Behaviours that live in the user's prompt alone: no detector says whether the model acted them out.
 PROMPT_ONLY = ("tangent", "impatient")
+# The mock's knobs a setting needs: a change of mind comes at the user's reply before the goal
+# call, and only a mock that confirms first (as the example policies ask) gives one.
+MOCK_KNOBS = {"change_of_mind": "confirm"}
 STATS = ("user_turns_mean", "tool_calls_mean", "dependent_call_share_strict", "chain_length_mean")
 
 
@@ -137,6 +140,8 @@ def measure(name: str, setting: str, dialogues: int, model: str, out: Path) -> d
     target = work / name
     started = time.monotonic()
     command = [sys.executable, "-m", "rolecall", "run", scenario, "-o", target, "-n", str(dialogues), "-q"]
+    if model == "mock" and setting in MOCK_KNOBS:
+        model = f"mock:{MOCK_KNOBS[setting]}"
     if model != "embedded":
         command += ["--model", model]
     process = subprocess.run(command, check=False, capture_output=True, text=True)
@@ -160,6 +165,7 @@ def measure(name: str, setting: str, dialogues: int, model: str, out: Path) -> d
     return {
         "scenario": name,
         "setting": setting,
+        "model": model,
         "dialogues": done,
         "returncode": process.returncode,
         "seconds": round(seconds, 1),
