@@ -1,6 +1,6 @@
 """Planning: the dataflow graph over tools, turn plans with references, and the hidden split."""
 
-from rolecall.planning._checks import choose_hidden, plan_problems, repair_references
+from rolecall.planning._checks import choose_hidden, distinctive_stems, plan_problems, repair_references
 from rolecall.planning._graph import DataflowGraph, Edge, OutputField, output_fields, schema_at
 from rolecall.planning._outputs import (
     SchemaInferrer,
@@ -29,6 +29,7 @@ __all__ = [
     "TurnPlan",
     "choose_hidden",
     "descendants",
+    "distinctive_stems",
     "fingerprint",
     "heuristic_output_schema",
     "literal_values",

@@ -9,7 +9,8 @@ from typing import Any
 
 from rolecall.planning._graph import compatible, schema_at
 from rolecall.planning._plan import PlannedCall, TurnPlan
-from rolecall.scenario import Tool, names_other_thing, value_validator
+from rolecall.scenario import Tool, action_stems, names_other_thing, value_validator
+from rolecall.text import topic_stems
 
 
 def plan_problems(
@@ -65,10 +66,41 @@ def plan_problems(
         signatures.add(signature)
         seen_ids[call.id] = call.name
     problems.extend(_connectivity_problems(plan))
+    problems.extend(goal_problems(plan, tools))
     unknown_hidden = set(plan.hidden) - {call.id for call in plan.calls}
     if unknown_hidden:
         problems.append(f"hidden ids {sorted(unknown_hidden)} are not calls of this plan")
     return problems
+
+
+def distinctive_stems(tools: Mapping[str, Tool]) -> dict[str, set[str]]:
+    """Per tool, the stems of the words saying what it does that no other tool's name shares:
+    "refun" for issue_refund, "shipp" and "addre" for update_shipping_address; "order" says
+    nothing in a shop whose every tool handles orders."""
+    stems = {name: action_stems(name) for name in tools}
+    return {name: own - set().union(*(s for other, s in stems.items() if other != name)) for name, own in stems.items()}
+
+
+def goal_problems(plan: TurnPlan, tools: Mapping[str, Tool]) -> list[str]:
+    """A goal sentence that names a state change none of the plan's calls makes ("issue a refund"
+    over a lookup and get_order_details): the user would ask for the refund, not for what was
+    planned. A tool's action counts as named when every one of its distinctive stems is in the
+    goal ("request", "trip" and "approval" for request_trip_approval); a goal that names one of
+    its own calls' actions is kept whatever else it says ("cancel it and refund me")."""
+    said = topic_stems(plan.goal)
+    distinctive = distinctive_stems(tools)
+    planned = {call.name for call in plan.calls}
+    if any(distinctive.get(name, set()) & said for name in planned):
+        return []
+    named = [
+        name
+        for name, tool in sorted(tools.items())
+        if name not in planned and tool.effect[0] == "write" and distinctive[name] and distinctive[name] <= said
+    ]
+    if not named:
+        return []
+    words = ", ".join(sorted(distinctive[named[0]]))
+    return [f"the goal names what {named[0]} does ({words}...), which no call of the plan does: say what the calls do"]
 
 
 def repair_references(

@@ -31,7 +31,7 @@ from rolecall.scenario._models import (
     UserSettings,
     ValidationSettings,
 )
-from rolecall.scenario._names import READ_VERBS, name_words, names_other_thing
+from rolecall.scenario._names import READ_VERBS, action_stems, name_words, names_other_thing
 from rolecall.scenario._source import Problem, ProblemsFound, format_path
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "UserBehaviourSettings",
     "UserSettings",
     "ValidationSettings",
+    "action_stems",
     "format_path",
     "load_model_config",
     "load_scenario",

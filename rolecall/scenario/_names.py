@@ -25,6 +25,18 @@ READ_VERBS = frozenset(
 )
 
 
+# Verbs too general to say what a write does ("add_store_credit" is about store credit).
+_GENERIC_VERBS = frozenset({"add", "create", "update", "issue", "set", "make", "send", "do", "apply", "submit", "post"})
+
+
+def action_stems(tool: str) -> set[str]:
+    """Stems of the words that say what a state-changing tool does: "issue_refund" -> {"refun"}."""
+    words = [word for word in name_words(tool) if word]
+    if words and words[0] in _GENERIC_VERBS:
+        words = words[1:]
+    return {word[:5] for word in words if len(word) >= 4} or {word[:5] for word in words}
+
+
 def _singular_words(name: str) -> set[str]:
     """A name's words, singular (``item_ids`` -> item, id)."""
     return {word[:-1] if len(word) > 2 and word.endswith("s") else word for word in name_words(name) if word}

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rolecall.scenario import action_stems
 from rolecall.text import says_cannot
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
 from rolecall.validators._values import (
-    action_stems,
     content_text,
     grounded,
     is_identifier,

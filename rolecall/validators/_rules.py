@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rolecall.planning import descendants, literal_values
+from rolecall.scenario import action_stems
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, check_outcome
@@ -25,7 +26,6 @@ from rolecall.validators._phenomena import (
 )
 from rolecall.validators._plan_match import match_plan, planned_calls
 from rolecall.validators._values import (
-    action_stems,
     argument_leaves,
     content_text,
     dollars_as_cents,

@@ -277,18 +277,6 @@ def other_kind_source(value: str, name: str, sources: list[tuple[str, str]]) -> 
     return other
 
 
-# Verbs too general to say what a write does ("add_store_credit" is about store credit).
-_GENERIC_VERBS = frozenset({"add", "create", "update", "issue", "set", "make", "send", "do", "apply", "submit", "post"})
-
-
-def action_stems(tool: str) -> set[str]:
-    """Stems of the words that say what a state-changing tool does: "issue_refund" -> {"refun"}."""
-    words = [word for word in name_words(tool) if word]
-    if words and words[0] in _GENERIC_VERBS:
-        words = words[1:]
-    return {word[:5] for word in words if len(word) >= 4} or {word[:5] for word in words}
-
-
 def word_stems(text: str) -> set[str]:
     """Stems of ``text``'s words of four letters or more, as :func:`action_stems` cuts them."""
     return {word[:5] for word in re.findall(r"[a-z]+", text.lower()) if len(word) >= 4}

@@ -12,6 +12,7 @@ from rolecall.planning import (
     Reference,
     TurnPlan,
     choose_hidden,
+    distinctive_stems,
     heuristic_output_schema,
     output_fields,
     plan_problems,
@@ -286,3 +287,33 @@ def test_chains_start_where_a_user_can_and_every_required_id_is_supplied() -> No
             needed = {p for p in BY_NAME[name].parameters["required"] if p.endswith("_id")}
             supplied = {e.parameter for e in graph.edges_between(chain[:position], name)}
             assert needed <= supplied, chain
+
+
+REFUND = _tool(
+    "issue_refund",
+    {"order_id": {"type": "string"}, "amount_cents": {"type": "integer"}},
+    {"type": "object", "properties": {"refund_id": STR}},
+)
+WITH_REFUND = {**BY_NAME, REFUND.name: REFUND}
+
+
+@pytest.mark.parametrize(
+    ("goal", "problem"),
+    [
+        # A refund was asked for, but the calls only look the order up: sent back.
+        ("I want a refund for my last order.", "the goal names what issue_refund does (refun...)"),
+        ("Please refund me and cancel my last order.", None),  # it names its own cancel_order too
+        ("Cancel my last order.", None),
+        ("Where is my order?", None),  # "order" is in every tool's name: it names no action
+    ],
+)
+def test_a_goal_naming_an_action_no_call_performs_is_sent_back(goal: str, problem: str | None) -> None:
+    plan = GOOD.model_copy(update={"goal": goal})
+    found = [p for p in plan_problems(plan, WITH_REFUND, SCHEMAS, {}, max_calls=4) if p.startswith("the goal")]
+    assert found == ([] if problem is None else [found[0]]) and (problem is None or problem in found[0])
+
+
+def test_a_goal_is_read_against_the_distinctive_words_of_each_tool() -> None:
+    stems = distinctive_stems(WITH_REFUND)
+    assert stems["issue_refund"] == {"refun"} and stems["cancel_order"] == {"cance"}
+    assert "order" not in set().union(*stems.values())
