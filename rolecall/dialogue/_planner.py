@@ -168,7 +168,13 @@ class TurnPlanner:
             if self.assist.repair_plans:
                 plan = repair_references(plan, self.context.output_schemas, earlier, self.dialogue.facts)
             problems = plan_problems(
-                plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max, min_calls
+                plan,
+                self.context.tools,
+                self.context.output_schemas,
+                earlier,
+                self.settings.plan_length.max,
+                min_calls,
+                self.dialogue.facts,
             )
             # The last attempt may skip the follow-up: a plan without it beats a failed dialogue.
             if follow_ups and not plan.builds_on(self.dialogue.turns) and attempt < PLAN_ATTEMPTS - 1:

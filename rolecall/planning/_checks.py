@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from rolecall.planning._graph import compatible, schema_at
-from rolecall.planning._plan import PlannedCall, TurnPlan
+from rolecall.planning._plan import PlannedCall, TurnPlan, literal_values
 from rolecall.scenario import Tool, action_stems, names_other_thing, value_validator
 from rolecall.text import topic_stems
 
@@ -20,11 +21,13 @@ def plan_problems(
     earlier_calls: Mapping[str, str],
     max_calls: int,
     min_calls: int = 1,
+    facts: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Why ``plan`` is unusable; empty when it is fine.
 
     ``earlier_calls`` maps ids of calls from earlier turns and prior calls to their tool names:
-    references may point at those too.
+    references may point at those too. ``facts``: the user's own details, the only place a value
+    that the tool descriptions give as an example may come from.
     """
     problems: list[str] = []
     if not plan.calls:
@@ -67,9 +70,40 @@ def plan_problems(
         seen_ids[call.id] = call.name
     problems.extend(_connectivity_problems(plan))
     problems.extend(goal_problems(plan, tools))
+    problems.extend(copied_example_problems(plan, tools, facts or {}))
     unknown_hidden = set(plan.hidden) - {call.id for call in plan.calls}
     if unknown_hidden:
         problems.append(f"hidden ids {sorted(unknown_hidden)} are not calls of this plan")
+    return problems
+
+
+# A value worth telling apart: it holds a digit or an @ ("W-48213", "priya@example.com", "SKU-1").
+_EXAMPLE_VALUE = re.compile(r"[\w.+-]*[\d@][\w.@+-]*\w")
+
+
+def example_values(tools: Mapping[str, Tool]) -> set[str]:
+    """The ids, numbers and e-mails written in the tools' descriptions (their own and their
+    parameters'): examples such as "e.g. W-48213", which a plan must not copy."""
+    texts = []
+    for tool in tools.values():
+        texts.append(tool.description)
+        texts += [str(s.get("description", "")) for s in (tool.parameters.get("properties") or {}).values()]
+    return {match.group() for text in texts for match in _EXAMPLE_VALUE.finditer(text)}
+
+
+def copied_example_problems(plan: TurnPlan, tools: Mapping[str, Tool], facts: Mapping[str, Any]) -> list[str]:
+    """Literal arguments copied from an example in the tool descriptions, unless the user's own
+    details hold them: every dialogue would otherwise be about order W-48213."""
+    examples = example_values(tools) - {str(value) for value in literal_values(dict(facts))}
+    problems = []
+    for call in plan.calls:
+        for parameter, value in call.literals().items():
+            copied = sorted({str(v) for v in literal_values(value) if isinstance(v, str)} & examples)
+            problems += [
+                f"{call.id} {call.name}: {parameter}={text!r} is an example from the tool descriptions, not the "
+                "user's: use the user's own details, or a fresh value"
+                for text in copied
+            ]
     return problems
 
 

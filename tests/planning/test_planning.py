@@ -317,3 +317,15 @@ def test_a_goal_is_read_against_the_distinctive_words_of_each_tool() -> None:
     stems = distinctive_stems(WITH_REFUND)
     assert stems["issue_refund"] == {"refun"} and stems["cancel_order"] == {"cance"}
     assert "order" not in set().union(*stems.values())
+
+
+def test_a_value_copied_from_a_tool_descriptions_example_is_sent_back_unless_the_user_has_it() -> None:
+    lookup = _tool("find_order", {"order_number": {"type": "string", "description": "Order number, e.g. W-48213."}})
+    tools = {lookup.name: lookup}
+    plan = TurnPlan(goal="Find my order", calls=[PlannedCall(id="$1", name="find_order", arguments={})])
+    plan.calls[0].arguments["order_number"] = "W-48213"
+    (problem,) = plan_problems(plan, tools, {}, {}, max_calls=2)
+    assert "order_number='W-48213' is an example from the tool descriptions" in problem
+    assert plan_problems(plan, tools, {}, {}, max_calls=2, facts={"order_number": "W-48213"}) == []
+    plan.calls[0].arguments["order_number"] = "W-10321"
+    assert plan_problems(plan, tools, {}, {}, max_calls=2) == []
