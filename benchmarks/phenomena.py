@@ -102,6 +102,13 @@ def occurred(record: dict[str, Any], setting: str, evidence: Any) -> tuple[bool,
     return bool(entry.get("requested")), any(outcome.occurred for outcome in outcomes)
 
 
+def _commit() -> str:
+    """The code a row was measured on (rows of one file may come from several sessions)."""
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "rolecall"], cwd=REPO, capture_output=True, text=True)
+    return found.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
 def _repeated(records: list[dict[str, Any]]) -> tuple[int, int]:
     """(openings that repeat a value, openings) of follow-up turns: whether the user said the
     value the turn takes from an earlier turn's result ("ord_7f3k") instead of "that order"."""
@@ -166,6 +173,7 @@ def measure(name: str, setting: str, dialogues: int, model: str, out: Path) -> d
         "scenario": name,
         "setting": setting,
         "model": model,
+        "commit": _commit(),
         "dialogues": done,
         "returncode": process.returncode,
         "seconds": round(seconds, 1),
