@@ -25,6 +25,8 @@ from rolecall.planning import (
     Reference,
     TurnPlan,
     choose_hidden,
+    copied_example_problems,
+    goal_problems,
     output_fields,
     plan_problems,
     repair_references,
@@ -168,17 +170,15 @@ class TurnPlanner:
             if self.assist.repair_plans:
                 plan = repair_references(plan, self.context.output_schemas, earlier, self.dialogue.facts)
             problems = plan_problems(
-                plan,
-                self.context.tools,
-                self.context.output_schemas,
-                earlier,
-                self.settings.plan_length.max,
-                min_calls,
-                self.dialogue.facts,
+                plan, self.context.tools, self.context.output_schemas, earlier, self.settings.plan_length.max, min_calls
             )
-            # The last attempt may skip the follow-up: a plan without it beats a failed dialogue.
-            if follow_ups and not plan.builds_on(self.dialogue.turns) and attempt < PLAN_ATTEMPTS - 1:
-                problems.append("this turn must follow up on an earlier turn: reference one of its calls' outputs")
+            # Wishes for a better plan, kept until the last attempt: a plan without them beats a
+            # failed dialogue (the 1.5B model copies "W-48213" from a description however told).
+            if attempt < PLAN_ATTEMPTS - 1:
+                problems += goal_problems(plan, self.context.tools)
+                problems += copied_example_problems(plan, self.context.tools, self.dialogue.facts)
+                if follow_ups and not plan.builds_on(self.dialogue.turns):
+                    problems.append("this turn must follow up on an earlier turn: reference one of its calls' outputs")
             if not problems:
                 return plan
             feedback = (

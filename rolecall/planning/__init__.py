@@ -1,6 +1,13 @@
 """Planning: the dataflow graph over tools, turn plans with references, and the hidden split."""
 
-from rolecall.planning._checks import choose_hidden, distinctive_stems, plan_problems, repair_references
+from rolecall.planning._checks import (
+    choose_hidden,
+    copied_example_problems,
+    distinctive_stems,
+    goal_problems,
+    plan_problems,
+    repair_references,
+)
 from rolecall.planning._graph import DataflowGraph, Edge, OutputField, output_fields, schema_at
 from rolecall.planning._outputs import (
     SchemaInferrer,
@@ -28,9 +35,11 @@ __all__ = [
     "SchemaInferrer",
     "TurnPlan",
     "choose_hidden",
+    "copied_example_problems",
     "descendants",
     "distinctive_stems",
     "fingerprint",
+    "goal_problems",
     "heuristic_output_schema",
     "literal_values",
     "output_fields",

@@ -21,13 +21,13 @@ def plan_problems(
     earlier_calls: Mapping[str, str],
     max_calls: int,
     min_calls: int = 1,
-    facts: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Why ``plan`` is unusable; empty when it is fine.
 
     ``earlier_calls`` maps ids of calls from earlier turns and prior calls to their tool names:
-    references may point at those too. ``facts``: the user's own details, the only place a value
-    that the tool descriptions give as an example may come from.
+    references may point at those too. (What makes a usable plan a poor one, a goal sentence about
+    another action or a value copied from an example, is :func:`goal_problems` and
+    :func:`copied_example_problems`.)
     """
     problems: list[str] = []
     if not plan.calls:
@@ -69,8 +69,6 @@ def plan_problems(
         signatures.add(signature)
         seen_ids[call.id] = call.name
     problems.extend(_connectivity_problems(plan))
-    problems.extend(goal_problems(plan, tools))
-    problems.extend(copied_example_problems(plan, tools, facts or {}))
     unknown_hidden = set(plan.hidden) - {call.id for call in plan.calls}
     if unknown_hidden:
         problems.append(f"hidden ids {sorted(unknown_hidden)} are not calls of this plan")

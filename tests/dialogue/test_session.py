@@ -709,3 +709,18 @@ def test_a_turn_without_its_goal_tool_ends_when_the_user_lets_it_go_and_is_not_c
     second_opening = next(p for p in backend.roles["user"].prompts if "Already" in p or "could not do" in p)
     assert render("user/earlier_not_done", goals=PLAN["goal"]) in second_opening
     assert "Already taken care of" not in second_opening
+
+
+def test_a_plan_copying_a_descriptions_example_is_sent_back_but_kept_at_the_last_attempt(tmp_path: Path) -> None:
+    text = SCENARIO.replace(
+        "parameters: {type: object, properties: {email: {type: string}}, required: [email]}",
+        "parameters: {type: object, properties: {email: {type: string, description: 'e.g. bob@example.com'}}, "
+        "required: [email]}",
+    )
+    copied = json.loads(json.dumps(PLAN).replace("ann@example.com", "bob@example.com"))
+    backend = Backend([("say", "Done.")], polite_user)
+    backend.roles["planner"] = planner = Role(lambda prompt: copied)
+    dialogue = _play(_context(tmp_path, text=text), backend)
+    assert len(planner.prompts) == 4  # sent back three times, then kept rather than failing the dialogue
+    assert "'bob@example.com' is an example from the tool descriptions" in planner.prompts[1]
+    assert dialogue.turns[0].calls[0].arguments == {"email": "bob@example.com"}

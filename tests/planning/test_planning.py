@@ -12,7 +12,9 @@ from rolecall.planning import (
     Reference,
     TurnPlan,
     choose_hidden,
+    copied_example_problems,
     distinctive_stems,
+    goal_problems,
     heuristic_output_schema,
     output_fields,
     plan_problems,
@@ -309,8 +311,9 @@ WITH_REFUND = {**BY_NAME, REFUND.name: REFUND}
 )
 def test_a_goal_naming_an_action_no_call_performs_is_sent_back(goal: str, problem: str | None) -> None:
     plan = GOOD.model_copy(update={"goal": goal})
-    found = [p for p in plan_problems(plan, WITH_REFUND, SCHEMAS, {}, max_calls=4) if p.startswith("the goal")]
+    found = goal_problems(plan, WITH_REFUND)
     assert found == ([] if problem is None else [found[0]]) and (problem is None or problem in found[0])
+    assert plan_problems(plan, WITH_REFUND, SCHEMAS, {}, max_calls=4) == []  # a usable plan, if a poor one
 
 
 def test_a_goal_is_read_against_the_distinctive_words_of_each_tool() -> None:
@@ -324,8 +327,8 @@ def test_a_value_copied_from_a_tool_descriptions_example_is_sent_back_unless_the
     tools = {lookup.name: lookup}
     plan = TurnPlan(goal="Find my order", calls=[PlannedCall(id="$1", name="find_order", arguments={})])
     plan.calls[0].arguments["order_number"] = "W-48213"
-    (problem,) = plan_problems(plan, tools, {}, {}, max_calls=2)
+    (problem,) = copied_example_problems(plan, tools, {})
     assert "order_number='W-48213' is an example from the tool descriptions" in problem
-    assert plan_problems(plan, tools, {}, {}, max_calls=2, facts={"order_number": "W-48213"}) == []
+    assert copied_example_problems(plan, tools, {"order_number": "W-48213"}) == []
     plan.calls[0].arguments["order_number"] = "W-10321"
-    assert plan_problems(plan, tools, {}, {}, max_calls=2) == []
+    assert copied_example_problems(plan, tools, {}) == []
