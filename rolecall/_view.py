@@ -94,15 +94,17 @@ def turn_notes(meta: dict[str, Any]) -> dict[int, str]:
     starts = meta.get("turn_starts") or []
     phenomena = meta.get("phenomena") or {}
     notes = {start: [f"turn {turn + 1}"] for turn, start in enumerate(starts)}
+
+    def note(turn: Any, text: str) -> None:
+        if isinstance(turn, int) and 0 <= turn < len(starts):
+            notes[starts[turn]].append(text)
+
     for entry in (phenomena.get("missing_function") or {}).get("withheld") or []:
-        if entry.get("turn", -1) < len(starts):
-            notes[starts[entry["turn"]]].append(f"assistant not given {entry.get('tool')}")
+        note(entry.get("turn"), f"assistant not given {entry.get('tool')}")
     for turn in (phenomena.get("follow_up") or {}).get("planned") or []:
-        if turn < len(starts):
-            notes[starts[turn]].append("builds on an earlier turn")
+        note(turn, "builds on an earlier turn")
     for entry in (phenomena.get("missing_parameter") or {}).get("withheld") or []:
-        if entry.get("turn", -1) < len(starts):
-            notes[starts[entry["turn"]]].append(f"{entry.get('parameter')} left out until asked")
+        note(entry.get("turn"), f"{entry.get('parameter')} left out until asked")
     change = (phenomena.get("user_behaviours") or {}).get("change_of_mind") or {}
     if change.get("at") is not None:
         notes.setdefault(change["at"], []).append(

@@ -86,7 +86,7 @@ class TurnPlanner:
             }
             plan = moved
         if turn > 0:
-            entry = self.dialogue.phenomena.setdefault("follow_up", {"requested": [], "planned": []})
+            entry = self._follow_up_entry()  # recorded for every later turn, followed up or not
             if plan.builds_on(self.dialogue.turns):
                 entry["planned"].append(turn)
         hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
@@ -120,8 +120,12 @@ class TurnPlanner:
             return False
         requested = random.Random(f"follow-up:{self.dialogue.seed}:{turn}").random() < share
         if requested:
-            self.dialogue.phenomena.setdefault("follow_up", {"requested": [], "planned": []})["requested"].append(turn)
+            self._follow_up_entry()["requested"].append(turn)
         return requested
+
+    def _follow_up_entry(self) -> dict[str, list[int]]:
+        """``metadata.phenomena.follow_up``: the turns that had to build on an earlier one, and those that did."""
+        return self.dialogue.phenomena.setdefault("follow_up", {"requested": [], "planned": []})
 
     def _next_id(self) -> int:
         used = [int(p.id[1:]) for p in self.dialogue.prior_calls]

@@ -298,8 +298,14 @@ class _Session:
                 continue
             self.dialogue.add({"role": "assistant", "content": step.text or ""}, _origin(step))
             turn.replies_without_calls += 1
-            state = TurnState(step.text or "", self._plan_done(turn), turn.fault, turn.reminders, turn.error)
-            state.unavailable = turn.unavailable is not None
+            state = TurnState(
+                step.text or "",
+                self._plan_done(turn),
+                turn.fault,
+                turn.reminders,
+                turn.error,
+                unavailable=turn.unavailable is not None,
+            )
             self._change_mind(user, turn)
             said = await self.aids.reply(user, state)
             turn.reminders = state.reminders

@@ -39,6 +39,11 @@ def error_result(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **details}}
 
 
+def _unknown_tool(name: str) -> dict[str, Any]:
+    """What a call of a tool the assistant does not have gets, whoever answers it."""
+    return error_result("not_found", f"Unknown operation {name!r}.")
+
+
 def schema_errors(value: Any, schema: Mapping[str, Any]) -> list[str]:
     messages = []
     for error in value_validator(schema).iter_errors(value):
@@ -177,12 +182,11 @@ class ToolSimulator:
         """The result of a call the agent framework never passed to :meth:`execute`: a tool it
         was not offered (fault ``unknown_tool``), else arguments that are not a JSON object
         (``invalid_argument``). An error as JSON, like every other result, recorded as written by code."""
-        if not offered or name not in self.tools:  # as execute answers an unknown tool
-            kind, fault, message = "not_found", "unknown_tool", f"Unknown operation {name!r}."
+        if not offered or name not in self.tools:
+            result, fault = _unknown_tool(name), "unknown_tool"
         else:
-            kind, fault = "invalid_argument", "invalid_arguments"
-            message = "The arguments are not a valid JSON object."
-        result = error_result(kind, message)
+            result = error_result("invalid_argument", "The arguments are not a valid JSON object.")
+            fault = "invalid_arguments"
         origin = provenance(Origin.SCRIPTED, fault=fault)
         self.calls.append(SimulatedCall(call_id, name, {"raw": raw_arguments}, result, fault, origin))
         return json.dumps(result, ensure_ascii=False)
@@ -206,7 +210,7 @@ class ToolSimulator:
         draw = self.rng.random()
         tool = self.tools.get(name)
         if tool is None:
-            return error_result("not_found", f"Unknown operation {name!r}."), "unknown_tool"
+            return _unknown_tool(name), "unknown_tool"
         problems = schema_errors(arguments, tool.parameters)
         if problems:
             return error_result("invalid_argument", "; ".join(problems[:3])), "invalid_arguments"

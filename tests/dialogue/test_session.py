@@ -281,22 +281,30 @@ def test_reminders_of_the_goal_are_bounded(tmp_path: Path) -> None:
     assert dialogue.end_reason == COMPLETED and len(users) == 3
 
 
-def test_a_lookup_answered_in_an_earlier_turn_counts_for_the_next_turns_plan(tmp_path: Path) -> None:
-    reopen = """
+REOPEN = """
   - name: reopen_account
     parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
     returns: {type: object, properties: {status: {type: string}}, required: [status]}
 generation:"""
-    text = SCENARIO.replace("\ngeneration:", reopen, 1).replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
-    text = text.replace("prior_calls: {enabled: false}", "prior_calls: {enabled: false}, follow_up: {share: 0}")
-    second = {
-        "goal": "Reopen it.",
-        "calls": [
-            PLAN["calls"][0],
-            {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
-        ],
-    }
-    plans = iter([PLAN, second])
+# A second turn that looks the customer up again before reopening the account.
+LOOKED_UP_AGAIN = {
+    "goal": "Reopen my account.",
+    "calls": [
+        PLAN["calls"][0],
+        {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
+    ],
+}
+
+
+def _two_turns(generation: str = "") -> str:
+    """The mini scenario with reopen_account and two turns; ``generation``: more settings."""
+    text = SCENARIO.replace("\ngeneration:", REOPEN, 1).replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
+    return text.replace("prior_calls: {enabled: false}", "prior_calls: {enabled: false}" + generation)
+
+
+def test_a_lookup_answered_in_an_earlier_turn_counts_for_the_next_turns_plan(tmp_path: Path) -> None:
+    text = _two_turns(", follow_up: {share: 0}")
+    plans = iter([PLAN, LOOKED_UP_AGAIN])
 
     def thankful_user(prompt: str) -> dict[str, Any]:
         if "for example" in prompt:  # a turn's opening
@@ -629,25 +637,13 @@ def test_a_parameter_fed_only_by_tools_outside_the_chain_takes_only_a_literal(tm
 
 
 def test_a_later_turn_is_sent_back_until_it_builds_on_an_earlier_turn(tmp_path: Path) -> None:
-    reopen = """
-  - name: reopen_account
-    parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}
-    returns: {type: object, properties: {status: {type: string}}, required: [status]}
-generation:"""
-    text = SCENARIO.replace("\ngeneration:", reopen, 1).replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
-    looked_up_again = {
-        "goal": "Reopen my account.",
-        "calls": [
-            PLAN["calls"][0],
-            {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
-        ],
-    }
+    text = _two_turns()
     # The reply's own ids are renumbered ($3 on): "$1" here is the first turn's lookup.
     that_account = {
         "goal": "Reopen that account.",
         "calls": [{"id": "$3", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}}],
     }
-    plans = iter([PLAN, looked_up_again, that_account])
+    plans = iter([PLAN, LOOKED_UP_AGAIN, that_account])
     steps = [*GOOD_STEPS, ("call", "reopen_account", {"customer_id": "C-1"}), ("say", "Reopened.")]
     backend = Backend(steps, polite_user)
     backend.roles["planner"] = planner = Role(lambda prompt: next(plans))
@@ -662,22 +658,8 @@ generation:"""
 
 
 def test_the_last_plan_attempt_may_skip_the_follow_up(tmp_path: Path) -> None:
-    text = SCENARIO.replace("turns: {min: 1, max: 1}", "turns: {min: 2, max: 2}")
-    text = text.replace(
-        "  - name: close_account\n",
-        "  - name: reopen_account\n"
-        "    parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}\n"
-        "    returns: {type: object, properties: {status: {type: string}}, required: [status]}\n"
-        "  - name: close_account\n",
-    )
-    again = {
-        "goal": "Reopen my account.",
-        "calls": [
-            PLAN["calls"][0],
-            {"id": "$2", "name": "reopen_account", "arguments": {"customer_id": "$1.customer_id"}},
-        ],
-    }
-    plans = iter([PLAN, again, again, again, again])
+    text = _two_turns()
+    plans = iter([PLAN, *[LOOKED_UP_AGAIN] * 4])
     backend = Backend([*GOOD_STEPS, ("say", "Done.")], polite_user)
     backend.roles["planner"] = Role(lambda prompt: next(plans))
     context = _context(tmp_path, text=text)

@@ -52,6 +52,17 @@ def _check(tmp_path: Path, scenario: Path, record: dict[str, Any]) -> dict[str, 
     return {c["name"]: c for c in checked["metadata"]["validation"]["checks"]}
 
 
+def _run_in_process(
+    tmp_path: Path, scenario_path: Path, dialogues: int, settings: MockSettings | None = None
+) -> list[dict[str, Any]]:
+    """Run ``scenario_path`` against an in-process mock server: the request bodies it received."""
+    with MockServer(settings) as server:
+        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
+        options = RunOptions(out_dir=tmp_path / "out", dialogues=dialogues, seed=0, concurrency=1)
+        asyncio.run(run_scenario(load_scenario(scenario_path), backend, options))
+        return list(server.requests)
+
+
 def _all(records: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [record for items in records.values() for record in items]
 
@@ -114,12 +125,8 @@ def test_injected_mistakes_are_marked_skipped_by_the_rules_and_must_be_corrected
 def test_the_assistant_model_sees_the_injected_mistake_before_its_own_call(tmp_path: Path) -> None:
     """The assistant's memory holds what the record shows: the next request to the model has the
     injected call and its error just before the model's own call of that tool."""
-    scenario = load_scenario(_with_generation(tmp_path, error_recovery="{share: 1.0, max_per_dialogue: 1}"))
-    with MockServer() as server:
-        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
-        options = RunOptions(out_dir=tmp_path / "out", dialogues=3, seed=0, concurrency=1)
-        asyncio.run(run_scenario(scenario, backend, options))
-        requests = list(server.requests)
+    scenario_path = _with_generation(tmp_path, error_recovery="{share: 1.0, max_per_dialogue: 1}")
+    requests = _run_in_process(tmp_path, scenario_path, 3)
     seen = []
     for body in requests:
         messages = body.get("messages") or []
@@ -177,11 +184,7 @@ def _offered(body: dict[str, Any]) -> set[str]:
 def test_a_withheld_tool_is_not_offered_and_the_assistant_says_it_cannot(tmp_path: Path) -> None:
     scenario_path = _with_generation(tmp_path, missing_function="{share: 1.0}", turns="{min: 2, max: 2}")
     scenario = load_scenario(scenario_path)
-    with MockServer() as server:
-        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
-        options = RunOptions(out_dir=tmp_path / "out", dialogues=4, seed=0, concurrency=1)
-        asyncio.run(run_scenario(scenario, backend, options))
-        requests = [body for body in server.requests if body.get("tools")]
+    requests = [body for body in _run_in_process(tmp_path, scenario_path, 4) if body.get("tools")]
     records = read_run(tmp_path / "out")
     accepted = records["accepted"]
     assert accepted, "an accepted dialogue had a tool withheld"
@@ -215,13 +218,9 @@ def test_a_user_who_changes_their_mind_gets_the_new_value_checked(tmp_path: Path
     scenario_path = _with_generation(
         tmp_path, user_behaviours="{change_of_mind: 1.0, tangent: 1.0, impatient: 1.0}", missing_function="{share: 0}"
     )
-    scenario = load_scenario(scenario_path)
-    with MockServer(MockSettings(confirm=True)) as server:
-        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
-        options = RunOptions(out_dir=tmp_path / "out", dialogues=6, seed=0, concurrency=1)
-        asyncio.run(run_scenario(scenario, backend, options))
-        systems = [m["content"] for body in server.requests for m in body["messages"][:1] if m["role"] == "system"]
-        user_systems = [text for text in systems if text.startswith("You are a customer")]
+    requests = _run_in_process(tmp_path, scenario_path, 6, MockSettings(confirm=True))
+    systems = [m["content"] for body in requests for m in body["messages"][:1] if m["role"] == "system"]
+    user_systems = [text for text in systems if text.startswith("You are a customer")]
     # The user's prompt describes the behaviours it was given.
     tangent, impatient = (" ".join(render(f"user/behaviour_{name}").split()) for name in ("tangent", "impatient"))
     assert user_systems and all(tangent in " ".join(s.split()) for s in user_systems)
@@ -268,13 +267,9 @@ def test_a_user_who_changes_their_mind_gets_the_new_value_checked(tmp_path: Path
 
 def test_a_follow_up_turn_takes_a_value_from_an_earlier_turn(tmp_path: Path) -> None:
     scenario_path = _with_generation(tmp_path, turns="{min: 2, max: 2}", follow_up="{share: 1.0}")
-    scenario = load_scenario(scenario_path)
-    with MockServer() as server:
-        backend = AutogenBackend(ModelFactory({"default": model_config(server.base_url)}))
-        options = RunOptions(out_dir=tmp_path / "out", dialogues=6, seed=0, concurrency=1)
-        asyncio.run(run_scenario(scenario, backend, options))
-        prompts = [m["content"] or "" for body in server.requests for m in body["messages"] if m["role"] == "user"]
-        systems = [m["content"] for body in server.requests for m in body["messages"][:1] if m["role"] == "system"]
+    requests = _run_in_process(tmp_path, scenario_path, 6)
+    prompts = [m["content"] or "" for body in requests for m in body["messages"] if m["role"] == "user"]
+    systems = [m["content"] for body in requests for m in body["messages"][:1] if m["role"] == "system"]
     records = read_run(tmp_path / "out")
     follow_ups = [r for r in records["accepted"] if 1 in r["metadata"]["phenomena"]["follow_up"]["planned"]]
     assert follow_ups, "an accepted dialogue follows up on its first turn"
