@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rolecall.models import NotAChatCompletion
+
 Healing = Literal["retry", "never", "abort"]
 
 _jitter = random.Random()  # back-off only: never touches what a dialogue contains
@@ -85,7 +87,10 @@ def classify(error: BaseException) -> Failure:
     if isinstance(error, openai.APIStatusError):
         return Failure("never", cause, f"the server rejected the request (HTTP {status}): {_body(error)}")
     text = str(error)
-    if isinstance(error, AttributeError) and "'str' object has no attribute" in text:
+    # rolecall's OpenAI path names it; AutoGen's own client fails on the text the SDK returns.
+    if isinstance(error, NotAChatCompletion) or (
+        isinstance(error, AttributeError) and "'str' object has no attribute" in text
+    ):
         return Failure(
             "retry", "NotAChatCompletion", "the server returned a page of text (HTML?), not a chat completion"
         )

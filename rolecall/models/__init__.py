@@ -6,6 +6,7 @@ importing this package does not import AutoGen or llama-cpp-python.
 
 from typing import TYPE_CHECKING, Any
 
+from rolecall.models._errors import NotAChatCompletion
 from rolecall.models._factory import (
     REDACTED,
     ROLES,
@@ -21,6 +22,7 @@ from rolecall.models._factory import (
 from rolecall.models._weights import DEFAULT_MODEL, PACKAGED_MODELS, ModelUnavailable, ensure_model
 
 if TYPE_CHECKING:
+    from rolecall.models._direct import DirectOpenAIChatCompletionClient
     from rolecall.models._lenient import LenientOpenAIChatCompletionClient
     from rolecall.models._llama import LlamaCppChatCompletionClient
 
@@ -30,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from rolecall.models._llama import LlamaCppChatCompletionClient
 
         return LlamaCppChatCompletionClient
+    if name == "DirectOpenAIChatCompletionClient":
+        from rolecall.models._direct import DirectOpenAIChatCompletionClient
+
+        return DirectOpenAIChatCompletionClient
     if name == "LenientOpenAIChatCompletionClient":
         from rolecall.models._lenient import LenientOpenAIChatCompletionClient
 
@@ -42,11 +48,13 @@ __all__ = [
     "PACKAGED_MODELS",
     "REDACTED",
     "ROLES",
+    "DirectOpenAIChatCompletionClient",
     "LenientOpenAIChatCompletionClient",
     "LlamaCppChatCompletionClient",
     "ModelConfigError",
     "ModelFactory",
     "ModelUnavailable",
+    "NotAChatCompletion",
     "embedded_default",
     "ensure_model",
     "expand_environment",

@@ -99,13 +99,19 @@ def redact(value: Any, secret: bool = False) -> Any:
 
 
 EMBEDDED_PROVIDER = "LlamaCppChatCompletionClient"
-# Clients that take an ``http_client`` (so a pool sized to the run): AutoGen's OpenAI client and ours.
-_POOLED_PROVIDERS = ("OpenAIChatCompletionClient", "LenientOpenAIChatCompletionClient")
+# AutoGen's OpenAI client (by any of its names) and rolecall's: built on the lean request path,
+# with an ``http_client`` whose pool is sized to the run.
+_OPENAI_PROVIDERS = (
+    "OpenAIChatCompletionClient",
+    "openai_chat_completion_client",
+    "DirectOpenAIChatCompletionClient",
+    "LenientOpenAIChatCompletionClient",
+)
 
 
 def is_openai_provider(provider: str) -> bool:
-    """Whether ``provider`` names AutoGen's OpenAI client or rolecall's lenient one (not Azure's)."""
-    return provider.rsplit(".", 1)[-1] in _POOLED_PROVIDERS
+    """Whether ``provider`` names AutoGen's OpenAI client or one of rolecall's (not Azure's)."""
+    return provider.rsplit(".", 1)[-1] in _OPENAI_PROVIDERS
 
 
 def is_embedded(config: Mapping[str, Any]) -> bool:
@@ -175,16 +181,17 @@ class ModelFactory:
         config, key = self._client_config(role), self.model_key(role)
         if key not in self._clients:
             expanded = expand_environment(config, where=f"model for {role}")
-            if str(expanded.get("provider", "")).endswith("OpenAIChatCompletionClient"):
+            provider = str(expanded.get("provider", ""))
+            if provider.endswith("OpenAIChatCompletionClient") or is_openai_provider(provider):
                 # rolecall's retries are the only layer: "retried N times" means N.
                 expanded["config"] = {**expanded.get("config", {}), "max_retries": 0}
             self._secrets.update(s for s in _secret_values(expanded) if len(s) >= 4)
-            _check_client_class(role, str(expanded.get("provider", "")))
+            _check_client_class(role, provider)
             try:
-                if self.connections and is_openai_provider(str(expanded.get("provider", ""))):
-                    from rolecall.models._pool import pooled_client
+                if is_openai_provider(provider):
+                    from rolecall.models._pool import openai_client
 
-                    self._clients[key] = pooled_client(expanded, self.connections)
+                    self._clients[key] = openai_client(expanded, self.connections or None)
                 else:
                     self._clients[key] = ChatCompletionClient.load_component(expanded)
             except Exception as error:  # AutoGen raises many kinds; report them as config errors

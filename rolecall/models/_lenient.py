@@ -18,8 +18,8 @@ import json
 from typing import Any
 
 import httpx2
-from autogen_ext.models.openai import OpenAIChatCompletionClient
 
+from rolecall.models._direct import DirectOpenAIChatCompletionClient
 from rolecall.models._grammar import grammar_safe, json_text
 
 
@@ -99,8 +99,8 @@ class LenientTransport(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-class LenientOpenAIChatCompletionClient(OpenAIChatCompletionClient):
-    """``OpenAIChatCompletionClient`` for servers such as ``llama_cpp.server`` (same config keys)."""
+class LenientOpenAIChatCompletionClient(DirectOpenAIChatCompletionClient):
+    """``OpenAIChatCompletionClient`` for servers such as ``llama_cpp.server`` (same config keys, lean path)."""
 
     component_provider_override = "rolecall.models.LenientOpenAIChatCompletionClient"
 

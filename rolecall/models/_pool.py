@@ -1,4 +1,7 @@
-"""OpenAI-family clients with an HTTP connection pool sized to the run.
+"""OpenAI-family clients: the lean request path, with an HTTP connection pool sized to the run.
+
+Configs naming AutoGen's ``OpenAIChatCompletionClient`` get ``DirectOpenAIChatCompletionClient``,
+its subclass with the same config keys and requests, less CPU per call (see ``_direct``).
 
 The openai SDK keeps at most 100 idle connections. A run with more dialogues in flight than that
 closes and reopens connections on every request, and the pool, which scans its connections on
@@ -15,20 +18,21 @@ from autogen_core.models import ChatCompletionClient
 from openai import DefaultAsyncHttpxClient
 from pydantic import SecretStr
 
+from rolecall.models._direct import DirectOpenAIChatCompletionClient
 from rolecall.models._lenient import LenientOpenAIChatCompletionClient, LenientTransport
 
 
-def pooled_client(config: dict[str, Any], connections: int) -> ChatCompletionClient:
-    """The client ``config`` describes, built as AutoGen's loader builds it, with a pool that
-    keeps ``connections`` connections alive."""
-    from autogen_ext.models.openai import OpenAIChatCompletionClient
-
+def openai_client(config: dict[str, Any], connections: int | None) -> ChatCompletionClient:
+    """The client ``config`` describes, built as AutoGen's loader builds it, on the lean request
+    path, with a pool that keeps ``connections`` connections alive (None: the SDK's default)."""
     lenient = config["provider"].rsplit(".", 1)[-1] == "LenientOpenAIChatCompletionClient"
-    client_class = LenientOpenAIChatCompletionClient if lenient else OpenAIChatCompletionClient
+    client_class = LenientOpenAIChatCompletionClient if lenient else DirectOpenAIChatCompletionClient
     validated = client_class.component_config_schema.model_validate(config.get("config", {}))
     arguments = validated.model_dump(exclude_none=True)
     if isinstance(validated.api_key, SecretStr):
         arguments["api_key"] = validated.api_key.get_secret_value()
+    if connections is None:
+        return client_class(**arguments)
     limits = httpx2.Limits(max_connections=None, max_keepalive_connections=connections)
     if lenient:
         http_client = httpx2.AsyncClient(

@@ -488,6 +488,7 @@ KNOWN_PROVIDERS = frozenset(
         "autogen_ext.models.replay.ReplayChatCompletionClient",
         "rolecall.models.LlamaCppChatCompletionClient",
         "rolecall.models.LenientOpenAIChatCompletionClient",
+        "rolecall.models.DirectOpenAIChatCompletionClient",
         "OpenAIChatCompletionClient",
         "openai_chat_completion_client",
         "AzureOpenAIChatCompletionClient",

@@ -1,0 +1,249 @@
+"""The lean OpenAI request path sends what AutoGen's client sends and reads replies as it does.
+
+Both clients talk to one recording server on 127.0.0.1 that answers with canned replies; the
+request bodies and the ``CreateResult`` of each must be equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import openai
+import pytest
+from autogen_core import FunctionCall
+from autogen_core.models import (
+    AssistantMessage,
+    CreateResult,
+    FunctionExecutionResult,
+    FunctionExecutionResultMessage,
+    LLMMessage,
+    RequestUsage,
+    SystemMessage,
+    UserMessage,
+)
+from autogen_core.tools import FunctionTool
+from autogen_ext.models.openai import OpenAIChatCompletionClient
+from pydantic import BaseModel
+
+from rolecall.models import ModelFactory
+from rolecall.models._direct import DirectOpenAIChatCompletionClient
+
+
+class _Recorder(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.bodies: list[dict[str, Any]] = []
+        self.reply: dict[str, Any] = {}
+        self.status = 200
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        self.server.bodies.append(body)
+        if self.server.status != 200:
+            payload = {"error": {"message": "slow down", "type": "rate_limit_error"}}
+        else:
+            payload = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1,
+                "model": body["model"],
+                **self.server.reply,
+            }
+        data = json.dumps(payload).encode()
+        self.send_response(self.server.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def server() -> Iterator[_Recorder]:
+    recorder = _Recorder()
+    thread = threading.Thread(target=recorder.serve_forever, daemon=True)
+    thread.start()
+    yield recorder
+    recorder.shutdown()
+    recorder.server_close()
+
+
+def _config(server: _Recorder, **extra: Any) -> dict[str, Any]:
+    host, port = server.server_address[:2]
+    return {
+        "model": "test-model",
+        "base_url": f"http://{host}:{port}/v1",
+        "api_key": "test-key",
+        "max_retries": 0,
+        "model_info": {
+            "vision": False,
+            "function_calling": True,
+            "json_output": True,
+            "structured_output": True,
+            "family": "unknown",
+        },
+        **extra,
+    }
+
+
+class Verdict(BaseModel):
+    consistent: bool
+    reason: str
+
+
+def look_up_order(number: str) -> str:
+    """Find an order by its number."""
+    return number
+
+
+LOOKUP = FunctionTool(look_up_order, description="Find an order by its number.")
+HISTORY: list[LLMMessage] = [
+    SystemMessage(content="You are a support agent."),
+    SystemMessage(content="Be brief."),
+    UserMessage(content="Where is order W-1?", source="user"),
+    AssistantMessage(content=[FunctionCall(id="c1", name="look_up_order", arguments='{"number": "W-1"}')], source="a"),
+    FunctionExecutionResultMessage(
+        content=[FunctionExecutionResult(call_id="c1", name="look_up_order", content='{"status": "sent"}')]
+    ),
+    UserMessage(content="Thanks, and the refund?", source="user"),
+]
+
+REQUESTS: dict[str, dict[str, Any]] = {
+    "text": {},
+    "tools": {"tools": [LOOKUP]},
+    "named tool": {"tools": [LOOKUP], "tool_choice": LOOKUP},
+    "no tool": {"tools": [LOOKUP], "tool_choice": "none"},
+    "json": {"json_output": True},
+    "reply type": {"json_output": Verdict},
+    "sampling": {"extra_create_args": {"temperature": 0.2, "seed": 7, "max_tokens": 50}},
+}
+
+REPLIES: dict[str, dict[str, Any]] = {
+    "text": {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Sent."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14},
+    },
+    "calls with a thought": {
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Let me look.",
+                    "tool_calls": [
+                        {"id": "c9", "type": "function", "function": {"name": "look_up_order", "arguments": "{}"}},
+                        {
+                            "id": "c10",
+                            "type": "function",
+                            "function": {"name": "look_up_order", "arguments": '{"number": "W-2"}'},
+                        },
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+    },
+    "reasoning, cut short, no usage": {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Sen", "reasoning_content": "The order shipped."},
+                "finish_reason": "length",
+            }
+        ],
+    },
+    "log-probabilities": {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hi"},
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "Hi",
+                            "logprob": -0.1,
+                            "bytes": [72, 105],
+                            "top_logprobs": [{"token": "Hi", "logprob": -0.1, "bytes": [72, 105]}],
+                        }
+                    ]
+                },
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    },
+}
+
+
+def _both(server: _Recorder, call: dict[str, Any], reply: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+    """Each client's request body and result (or error type) for one call."""
+    server.reply = reply
+    outcomes = []
+    for client_class in (OpenAIChatCompletionClient, DirectOpenAIChatCompletionClient):
+        client = client_class(**_config(server))
+        try:
+            result: Any = asyncio.run(client.create(list(HISTORY), **call))
+        except Exception as error:
+            result = type(error)
+        if isinstance(result, CreateResult):
+            assert (client.total_usage().prompt_tokens, client.total_usage().completion_tokens) == (
+                result.usage.prompt_tokens,
+                result.usage.completion_tokens,
+            )
+            # rolecall's usage also carries the cached prompt tokens; compare what AutoGen knows.
+            result = result.model_copy(
+                update={"usage": RequestUsage(result.usage.prompt_tokens, result.usage.completion_tokens)}
+            )
+        outcomes.append((server.bodies.pop(), result))
+    return outcomes
+
+
+@pytest.mark.parametrize("name", REQUESTS)
+def test_the_request_body_is_the_one_autogen_sends(server: _Recorder, name: str) -> None:
+    reply = dict(REPLIES["text"])
+    if name in ("json", "reply type"):
+        text = json.dumps({"consistent": True, "reason": "ok"})
+        reply = {**reply, "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    (autogen_body, autogen_result), (direct_body, direct_result) = _both(server, REQUESTS[name], reply)
+    assert direct_body == autogen_body
+    assert direct_result == autogen_result
+
+
+@pytest.mark.parametrize("name", REPLIES)
+def test_replies_are_read_as_autogen_reads_them(server: _Recorder, name: str) -> None:
+    (_, autogen_result), (_, direct_result) = _both(server, {"tools": [LOOKUP]}, REPLIES[name])
+    assert isinstance(direct_result, CreateResult)
+    assert direct_result == autogen_result
+
+
+def test_prompt_tokens_the_server_reused_are_counted(server: _Recorder) -> None:
+    reply = dict(REPLIES["text"])
+    reply["usage"] = {**reply["usage"], "prompt_tokens_details": {"cached_tokens": 8}}
+    server.reply = reply
+    result = asyncio.run(DirectOpenAIChatCompletionClient(**_config(server)).create(list(HISTORY)))
+    assert (result.usage.prompt_tokens, result.usage.cached_prompt_tokens) == (12, 8)
+
+
+def test_server_errors_raise_the_sdk_errors_the_retries_classify(server: _Recorder) -> None:
+    server.status = 429
+    outcomes = _both(server, {}, REPLIES["text"])
+    assert [result for _, result in outcomes] == [openai.RateLimitError, openai.RateLimitError]
+
+
+def test_the_factory_puts_openai_configs_on_the_lean_path(server: _Recorder) -> None:
+    config = {"provider": "OpenAIChatCompletionClient", "config": _config(server)}
+    for connections in (None, 8):
+        factory = ModelFactory({"default": config}, connections=connections)
+        assert type(factory.client_for("user")) is DirectOpenAIChatCompletionClient
