@@ -40,7 +40,8 @@ from pydantic import BaseModel, Field
 from rolecall.models._grammar import CALL_OPENERS, grammar_safe, json_text, text_grammar
 from rolecall.models._grounding import candidate_values, ground_parameters, missing_identifiers
 from rolecall.models._llama_tools import TOOL_CALL, answered_calls, loads, tool_step
-from rolecall.models._prefix_cache import prefix_cache
+from rolecall.models._prefix_cache import load_llama, prefix_cache
+from rolecall.models._usage import MeasuredUsage
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 from rolecall.prompts import render
 
@@ -76,6 +77,11 @@ class LlamaCppClientConfig(BaseModel):
     prefix_cache_bytes: int = Field(
         default=1 << 30, ge=0, description="RAM for reusable prompt prefixes, every byte counted; 0: off."
     )
+    repack_weights: bool = Field(
+        default=False,
+        description="llama.cpp's repacked CPU weight layout: a second copy of the weights in RAM (about 600 MB "
+        "for the 1.5B model); measured on 2 cores, faster generation but slower prompt evaluation.",
+    )
 
 
 class _Engine:
@@ -83,11 +89,12 @@ class _Engine:
 
     def __init__(self, path: str, config: LlamaCppClientConfig):
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ImportError:
             raise RuntimeError('llama-cpp-python is not installed; run: pip install -e ".[local]"') from None
-        self.llama = Llama(
-            model_path=path,
+        self.llama = load_llama(
+            path,
+            repack_weights=config.repack_weights,
             n_ctx=config.n_ctx,
             n_threads=config.n_threads or os.cpu_count() or 1,
             seed=config.seed,
@@ -126,13 +133,13 @@ class _Engine:
         return self._openers
 
 
-_ENGINES: dict[tuple[str, int, int | None], _Engine] = {}
+_ENGINES: dict[tuple[str, int, int | None, bool], _Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
 def _engine(config: LlamaCppClientConfig) -> _Engine:
     path = config.model_path or str(ensure_model(config.model))
-    key = (path, config.n_ctx, config.n_threads)
+    key = (path, config.n_ctx, config.n_threads, config.repack_weights)
     with _ENGINES_LOCK:
         if key not in _ENGINES:
             _ENGINES[key] = _Engine(path, config)
@@ -360,8 +367,7 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
                 )
 
     def _result(self, reply: dict[str, Any], with_tools: bool) -> CreateResult:
-        usage_data = reply.get("usage") or {}
-        usage = RequestUsage(usage_data.get("prompt_tokens", 0), usage_data.get("completion_tokens", 0))
+        usage = MeasuredUsage.from_openai(reply.get("usage"))
         self._last = usage
         self._total = RequestUsage(
             self._total.prompt_tokens + usage.prompt_tokens, self._total.completion_tokens + usage.completion_tokens

@@ -26,14 +26,13 @@ def _state(tokens: int, seed: int = 0):
     )
 
 
-def test_a_saved_state_keeps_one_row_of_logits_and_the_capacity_counts_it() -> None:
+def test_the_capacity_counts_every_byte_a_state_holds() -> None:
     from rolecall.models._prefix_cache import prefix_cache, state_bytes
 
-    cache = prefix_cache(capacity_bytes=2 * (1000 + VOCABULARY * 4 + 400))
+    one = 1000 + ROWS * VOCABULARY * 4 + 100 * 4  # a stock state: llama.cpp's, the logits, the token ids
+    cache = prefix_cache(capacity_bytes=2 * one)
     cache[tuple(range(100))] = _state(100)
-    kept = cache[tuple(range(100))]
-    assert kept.scores.shape == (1, VOCABULARY)
-    assert cache.cache_size == state_bytes(kept) == 1000 + VOCABULARY * 4 + 100 * 4
+    assert cache.cache_size == state_bytes(cache[tuple(range(100))]) == one
     cache[tuple(range(1, 101))] = _state(100, seed=1)
     cache[tuple(range(2, 102))] = _state(100, seed=2)  # a third does not fit: the oldest goes
     assert len(cache.cache_state) == 2 and cache.cache_size <= cache.capacity_bytes
@@ -50,13 +49,15 @@ def test_llama_cpp_s_own_cache_leaves_the_logits_out_of_its_capacity() -> None:
     assert stock.cache_size <= 1 << 20 < held
 
 
-def test_a_restored_state_broadcasts_the_kept_row_into_the_models_buffer() -> None:
-    # Llama.load_state copies state.scores into scores[:n_tokens]; one row must broadcast there.
-    from rolecall.models._prefix_cache import prefix_cache
+def test_model_defaults_change_for_one_load_only() -> None:
+    import llama_cpp.llama as module
 
-    cache = prefix_cache(capacity_bytes=1 << 30)
-    cache[tuple(range(100))] = _state(100, seed=3)
-    buffer = np.zeros((ROWS, VOCABULARY), dtype=np.single)
-    restored = cache[tuple(range(100))]
-    buffer[: restored.n_tokens, :] = restored.scores.copy()
-    assert float(buffer[99, 0]) == 3.0 and float(buffer[100, 0]) == 0.0
+    from rolecall.models._prefix_cache import _model_defaults
+
+    assert module.llama_cpp.llama_model_default_params().use_extra_bufts is True
+    with _model_defaults(use_extra_bufts=False):
+        assert module.llama_cpp.llama_model_default_params().use_extra_bufts is False
+    assert module.llama_cpp.llama_model_default_params().use_extra_bufts is True
+    with pytest.raises(RuntimeError), _model_defaults(use_extra_bufts=False):
+        raise RuntimeError("a failed load")
+    assert module.llama_cpp.llama_model_default_params().use_extra_bufts is True
