@@ -8,8 +8,10 @@
 Runs `rolecall run` once per scenario (all roles on the embedded model, as the README's main
 job does) and reads each run's manifest and records. Reports, per scenario and overall:
 acceptance rate, rejection reasons, failure classes, seconds per dialogue, seconds per model
-call, tokens, and the share of user messages by origin (model, redrafted, appended, scripted:
-how much of the data the aids for weak models wrote). Writes the same as JSON next to the runs.
+call, seconds and tokens per accepted dialogue, peak memory, where the model time went per
+role (seconds, prompt tokens evaluated and reused from the prefix cache, tokens generated), and
+the share of user messages by origin (model, redrafted, appended, scripted: how much of the data
+the aids for weak models wrote). Writes the same as JSON next to the runs.
 A measurement, not a test: nothing here asserts a number.
 """
 
@@ -35,7 +37,7 @@ def measure(scenario: str, dialogues: int, model: str, out: Path, assist: str, r
     target = out / scenario
     env = {**os.environ, "ROLECALL_LOCAL_MODEL": model}
     started = time.monotonic()
-    process = subprocess.run(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -52,9 +54,13 @@ def measure(scenario: str, dialogues: int, model: str, out: Path, assist: str, r
             *(["--resume"] if resume else []),
         ],
         env=env,
-        check=False,
     )
-    return {**summarise(target, time.monotonic() - started), "returncode": process.returncode}
+    _, status, usage = os.wait4(process.pid, 0)  # the run's own peak memory (Linux: kilobytes)
+    return {
+        **summarise(target, time.monotonic() - started),
+        "returncode": os.waitstatus_to_exitcode(status),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
 
 
 def summarise(target: Path, seconds: float) -> dict:
@@ -87,6 +93,7 @@ def summarise(target: Path, seconds: float) -> dict:
         "model_calls": calls,
         "model_calls_by_role": dict(by_role),
         "seconds_per_model_call": round(seconds / calls, 2) if calls else None,
+        "by_role": by_role_time(manifest),
         "assist": manifest.get("assist"),
         "user_messages_by_origin": _shares(counts["provenance"].get("user", {})),
         "tool_results_by_origin": _shares(counts["provenance"].get("tool", {})),
@@ -110,6 +117,24 @@ def summarise(target: Path, seconds: float) -> dict:
             for record in records["failed"]
         ],
     }
+
+
+def by_role_time(manifest: dict) -> dict[str, dict]:
+    """Where the model time went, per role (the manifest's ``model_time_by_role``): seconds,
+    prompt tokens sent, the share reused from the prefix cache, tokens evaluated and generated."""
+    roles = {}
+    for role, spent in (manifest.get("model_time_by_role") or {}).items():
+        prompt, cached = spent["prompt_tokens"], spent["cached_prompt_tokens"]
+        roles[role] = {
+            "calls": spent["calls"],
+            "seconds": spent["seconds"],
+            "seconds_per_call": round(spent["seconds"] / spent["calls"], 2) if spent["calls"] else None,
+            "prompt_tokens": prompt,
+            "evaluated_prompt_tokens": prompt - cached,
+            "reused_share": round(cached / prompt, 3) if prompt else None,
+            "generated_tokens": spent["completion_tokens"],
+        }
+    return roles
 
 
 def _shares(counts: dict[str, int]) -> dict[str, dict[str, float]]:
@@ -166,6 +191,10 @@ def main() -> None:
             sum(r["seconds"] for r in results) / max(1, sum(r["model_calls"] for r in results)), 2
         ),
         "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in results),
+        "evaluated_prompt_tokens": sum(
+            role["evaluated_prompt_tokens"] for r in results for role in r["by_role"].values()
+        ),
+        "peak_rss_mb": max((r.get("peak_rss_mb") or 0 for r in results), default=None),
         "per_scenario": results,
     }
     (run_dir / ("summary-partial.json" if args.summarise else "summary.json")).write_text(json.dumps(summary, indent=2))

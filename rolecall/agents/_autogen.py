@@ -51,6 +51,7 @@ from rolecall.agents._protocols import (
 )
 from rolecall.agents._provenance import INJECTED_CALL_PREFIX
 from rolecall.agents._retry import Failure, RetryPolicy, RunAborted, classify
+from rolecall.agents._timing import ModelTime, TimedClient
 from rolecall.models import ModelFactory
 from rolecall.planning import output_fields
 from rolecall.scenario import Tool
@@ -346,6 +347,7 @@ class AutogenBackend:
         self.factory = factory
         self.quota_share = quota_share
         self._limiters: dict[str, RateLimiter] = {}  # model key -> the quota its roles share
+        self.time = ModelTime()
 
     def recipe(self) -> AutogenRecipe:
         """How to build this backend again elsewhere (a worker process)."""
@@ -367,18 +369,25 @@ class AutogenBackend:
         settings = self.factory.retry_for(role)
         return RetryPolicy(settings.retries, settings.backoff_s, settings.max_backoff_s)
 
+    def _client(self, role: str) -> ChatCompletionClient:
+        """``role``'s model client, timed into this backend's :class:`ModelTime`."""
+        return TimedClient(self.factory.client_for(role), self.time.of(role))
+
     def structured(self, role: str) -> AutogenStructuredRole:
-        client = self.factory.client_for(role)
+        client = self._client(role)
         return AutogenStructuredRole(role, client, self.factory.scrub, self._retry(role), self.limiter_for(role))
 
     def assistant(self, system_message: str | None, tools: Sequence[Tool], execute: ToolExecutor) -> AutogenAssistant:
-        client = self.factory.client_for("assistant")
+        client = self._client("assistant")
         retry = self._retry("assistant")
         limiter = self.limiter_for("assistant")
         return AutogenAssistant(client, system_message, tools, execute, self.factory.scrub, retry, limiter)
 
     def describe(self) -> dict[str, object]:
         return self.factory.describe()
+
+    def model_time(self) -> dict[str, dict[str, Any]]:
+        return self.time.summary()
 
     async def close(self) -> None:
         await self.factory.close()

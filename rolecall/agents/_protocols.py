@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -121,5 +121,10 @@ class RoleBackend(Protocol):
     ) -> AssistantSession: ...
 
     def describe(self) -> dict[str, object]: ...
+
+    def model_time(self) -> dict[str, dict[str, Any]]:
+        """Role -> its model calls, seconds and tokens (prompt, reused from cache, completion)
+        in this process so far; empty where nothing is measured."""
+        ...
 
     async def close(self) -> None: ...

@@ -47,7 +47,7 @@ def tool_step(
     from llama_cpp import LlamaGrammar
 
     prompt, stop = engine.prompt(chat)
-    usage = {"prompt_tokens": 0, "completion_tokens": 0}
+    usage = _new_usage()
     calls: dict[str, Any] = dict(step["calls"])
     calling = step["text"] is None
     if not calling and calls:
@@ -163,7 +163,7 @@ def _call_chance(logits: Any, openers: Any, bias: float) -> float:
     return 1.0 / (1.0 + math.exp(-(math.log(chance / (1.0 - chance)) + bias)))
 
 
-def _chat_reply(content: str, reply: dict[str, Any], usage: dict[str, int]) -> dict[str, Any]:
+def _chat_reply(content: str, reply: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
     """A completion shaped like a chat completion, with the usage of every pass that made it."""
     finish = reply["choices"][0].get("finish_reason")
     return {"choices": [{"message": {"content": content}, "finish_reason": finish}], "usage": usage}
@@ -203,9 +203,18 @@ def _spoken(chat: list[dict[str, str]]) -> list[str]:
     ]
 
 
-def _add_usage(total: dict[str, int], reply: dict[str, Any]) -> None:
-    for key in total:
-        total[key] += (reply.get("usage") or {}).get(key, 0)
+def _new_usage() -> dict[str, Any]:
+    """An OpenAI-format usage object, summed over the passes of one step."""
+    return {"prompt_tokens": 0, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 0}}
+
+
+def _add_usage(total: dict[str, Any], reply: dict[str, Any]) -> None:
+    usage = reply.get("usage") or {}
+    total["prompt_tokens"] += usage.get("prompt_tokens", 0)
+    total["completion_tokens"] += usage.get("completion_tokens", 0)
+    total["prompt_tokens_details"]["cached_tokens"] += (usage.get("prompt_tokens_details") or {}).get(
+        "cached_tokens", 0
+    )
 
 
 def loads(text: str) -> Any:

@@ -265,6 +265,8 @@ class Runner:
             "requested": self.options.dialogues,
             **self.tally.summary(),
             "models": self.backend.describe(),
+            # Where the model time went, per role, in this process (empty when workers ran the dialogues).
+            "model_time_by_role": self.backend.model_time(),
             "assist": self.options.assist.describe(),
             "output_schemas": self.output_schema_sources,
             # Which tools change state (rule no_unplanned_writes), and how that is known.

@@ -112,6 +112,9 @@ class Backend:
     def describe(self) -> dict[str, object]:
         return {}
 
+    def model_time(self) -> dict[str, dict[str, object]]:
+        return {}
+
     async def close(self) -> None:
         pass
 

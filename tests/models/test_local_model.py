@@ -97,8 +97,38 @@ def test_rolecall_run_on_the_embedded_model(tmp_path: Path, model_dir: Path) -> 
     assert manifest["status"] == "finished" and sum(manifest["counts"].values()) == 1
     assert manifest["models"]["assistant"]["provider"] == "rolecall.models.LlamaCppChatCompletionClient"
     assert manifest["usage"]["prompt_tokens"] > 0
+    # The prefix cache's reuse is reported per role: some prompt tokens were not evaluated again.
+    spent = manifest["model_time_by_role"]
+    assert sum(role["cached_prompt_tokens"] for role in spent.values()) > 0
+    assert all(role["cached_prompt_tokens"] <= role["prompt_tokens"] for role in spent.values())
     for name in ("dialogues.jsonl", "rejected.jsonl", "failed.jsonl"):
         for line in (out / name).read_text().splitlines():
             record = json.loads(line)  # every line is one whole JSON object
             assert record["id"] == "retail-orders-00000"
             assert record["messages"] or record["metadata"]["error"]["role"]
+
+
+def test_a_restored_state_continues_as_the_evaluated_prompt_does(model_dir: Path) -> None:
+    # States are saved without logits and with one copy of llama.cpp's state (the prefix cache's
+    # memory); a restored one must still continue the prompt exactly as evaluating it does.
+    from rolecall.models._prefix_cache import load_llama, state_bytes
+
+    llama = load_llama(str(ensure_model(SMALL, model_dir)), repack_weights=False, n_ctx=1024, seed=0, verbose=False)
+    assert llama.model_params.use_extra_bufts is False  # the weights are held once
+    prompt = llama.tokenize(b"Order W-48213 was shipped on Tuesday. The order number is")
+
+    def continuation() -> list[int]:
+        tokens = []
+        for token in llama.generate(prompt, temp=0.0):
+            tokens.append(token)
+            if len(tokens) == 8:
+                return tokens
+        return tokens
+
+    fresh = continuation()
+    state = llama.save_state()
+    assert state.scores.nbytes == 0 and state_bytes(state) == state.llama_state_size + state.input_ids.nbytes
+    llama.reset()
+    llama.eval(llama.tokenize(b"Something else entirely, to overwrite the context."))
+    llama.load_state(state)
+    assert continuation() == fresh

@@ -30,6 +30,10 @@ def test_a_second_run_with_the_cache_asks_the_model_nothing_and_writes_the_same_
         assert (tmp_path / "first" / file).read_bytes() == (tmp_path / "second" / file).read_bytes(), file
     manifest = json.loads((tmp_path / "second" / "manifest.json").read_text())
     assert manifest["options"]["cache"] == str(tmp_path / "replies")
+    # The manifest says which replies came from the cache: all of them in the second run, none in the first.
+    for name, share in (("first", 0), ("second", 1)):
+        spent = json.loads((tmp_path / name / "manifest.json").read_text())["model_time_by_role"]
+        assert all(role["cached_replies"] == share * role["calls"] for role in spent.values()), (name, spent)
     folders = list((tmp_path / "replies").iterdir())
     assert len(folders) == 1  # one model config, one folder
     assert "sk-literal-secret-0042" not in (folders[0] / "model.json").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
@@ -85,6 +86,18 @@ def test_run_writes_the_four_files_for_each_example(scenario: Path, server: Scri
     assert manifest["scenario_digest"] == load_scenario(scenario).digest
     assert manifest["packages"]["autogen-agentchat"].startswith("0.7")
     assert manifest["usage"]["prompt_tokens"] > 0
+    # Where the model time went: every model call of every role, summed per role. The records
+    # count the same calls, except the planner's inference of missing output schemas at the start.
+    spent = manifest["model_time_by_role"]
+    recorded: collections.Counter[str] = collections.Counter()
+    for record in (record for items in files.values() for record in items):
+        for role, usage in record["metadata"]["usage"]["by_role"].items():
+            recorded[role] += usage["calls"]
+    assert {role: spent[role]["calls"] for role in recorded if role != "planner"} == {
+        role: calls for role, calls in recorded.items() if role != "planner"
+    }
+    assert spent["planner"]["calls"] >= recorded["planner"]
+    assert all(role["seconds"] > 0 and role["cached_prompt_tokens"] == 0 for role in spent.values())
 
 
 def test_same_seed_gives_byte_identical_dialogues(server: ScriptedServer, tmp_path: Path) -> None:
