@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail_roles=dict(args.fail_role),
             fault_rate=args.faults,
         )
-        server = MockServer(settings, host=args.host, port=args.port)
+        server = MockServer(settings, host=args.host, port=args.port, keep_requests=False)
     except ValueError as error:
         parser.error(str(error))
     except OSError as error:

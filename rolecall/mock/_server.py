@@ -9,6 +9,7 @@ answers anything that reaches it, and it is a test double, not a service.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import ipaddress
 import json
 import socket
@@ -69,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as error:
             self._send(400, _error(f"bad request: {error}", "invalid_request_error"))
             return
-        self.server.requests.append(body)
+        number = self.server.received(body)
         fault = self.server.fault_for(raw)
         if fault:
             self._fault(fault)
@@ -97,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             200,
             {
-                "id": f"chatcmpl-{len(self.server.requests)}",
+                "id": f"chatcmpl-{number}",
                 "object": "chat.completion",
                 "created": 1_700_000_000,
                 "model": body.get("model", MODEL),
@@ -157,7 +158,9 @@ class MockServer(ThreadingHTTPServer):
             config = model_config(server.base_url)
 
     Knobs come as a :class:`MockSettings` or as keyword arguments (which win). ``requests``
-    holds every request body received, ``role_counts`` how many each role got.
+    holds every request body received (for tests; ``keep_requests=False``, as the standalone
+    server runs, keeps none, so a long benchmark does not grow the server by every prompt it was
+    sent), ``role_counts`` how many each role got.
     """
 
     daemon_threads = True
@@ -173,6 +176,7 @@ class MockServer(ThreadingHTTPServer):
         sloppy_every: int | None = None,
         latency_s: float | None = None,
         fail_roles: dict[str, int] | None = None,
+        keep_requests: bool = True,
     ):
         if not is_loopback(host):
             raise ValueError(f"the mock model only serves loopback addresses, not {host!r}")
@@ -184,10 +188,12 @@ class MockServer(ThreadingHTTPServer):
         super().__init__((host.strip("[]"), port), _Handler)
         self.brain = MockBrain(self.settings)
         self.fail_roles = dict(self.settings.fail_roles)  # counted down as failures are served
-        self._sent: dict[bytes, int] = {}  # request bytes -> times received (fault draws)
+        self._sent: dict[bytes, int] = {}  # request digest -> times received (fault draws)
         self._fault_lock = threading.Lock()
         self.faults_served = 0
         self.requests: list[dict[str, Any]] = []
+        self.keep_requests = keep_requests
+        self._numbers = itertools.count(1)  # next() is atomic under the GIL: handler threads share it
         self.connections_accepted = 0  # TCP connections opened by clients (keep-alive reuses them)
         self.role_counts: dict[str, int] = {}
         self._counting = threading.Lock()
@@ -195,8 +201,9 @@ class MockServer(ThreadingHTTPServer):
 
     @classmethod
     def from_settings(cls, settings: MockSettings, *, host: str = LOCALHOST, port: int = 0) -> MockServer:
-        """A server with ``settings`` (as :func:`parse_mock_spec` gives them), not yet started."""
-        return cls(settings, host=host, port=port)
+        """A server with ``settings`` (as :func:`parse_mock_spec` gives them), not yet started,
+        that keeps no request bodies (``rolecall run --model mock`` may send it thousands)."""
+        return cls(settings, host=host, port=port, keep_requests=False)
 
     @property
     def base_url(self) -> str:
@@ -247,14 +254,21 @@ class MockServer(ThreadingHTTPServer):
         rate = self.settings.fault_rate
         if not rate:
             return None
+        key = hashlib.sha256(raw).digest()  # not the body itself: a long run sends gigabytes
         with self._fault_lock:
-            seen = self._sent.get(raw, 0)
-            self._sent[raw] = seen + 1
+            seen = self._sent.get(key, 0)
+            self._sent[key] = seen + 1
         digest = hashlib.sha256(raw + b"#" + str(seen).encode()).digest()
         if int.from_bytes(digest[:4], "big") / 2**32 >= rate:
             return None
         self.faults_served += 1
         return FAULT_KINDS[digest[4] % len(FAULT_KINDS)]
+
+    def received(self, body: dict[str, Any]) -> int:
+        """Count (and, for tests, keep) a request; its number names the completion."""
+        if self.keep_requests:
+            self.requests.append(body)
+        return next(self._numbers)
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """The reply message for ``body``; raises ``_Injected`` where ``fail_roles`` says to fail."""

@@ -50,6 +50,15 @@ def test_reply_shape_and_usage() -> None:
         assert len(server.requests) == 1
 
 
+def test_standalone_servers_keep_no_request_bodies() -> None:
+    """A benchmark sends the standalone mock millions of tokens: it must not keep them (it grew
+    to 1.3 GB in a 5,000-dialogue run), yet each completion still gets its own id."""
+    with MockServer.from_settings(MockSettings()).start() as server:
+        ids = [post(server.base_url, judge_body())[1]["id"] for _ in range(3)]
+        assert server.requests == [] and server.role_counts == {"judge": 3}
+    assert ids == ["chatcmpl-1", "chatcmpl-2", "chatcmpl-3"]
+
+
 def test_only_loopback_hosts() -> None:
     with pytest.raises(ValueError, match="loopback"):
         MockServer(host="0.0.0.0")
