@@ -9,8 +9,8 @@ answers anything that reaches it, and it is a test double, not a service.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import ipaddress
+import itertools
 import json
 import socket
 import sys
