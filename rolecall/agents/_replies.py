@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -130,10 +131,13 @@ class JsonObjectReply(RootModel[dict[str, Any]]):
     """Any JSON object; subclasses made by :func:`json_object_reply` advertise a specific schema."""
 
 
-# Reply types by (base, name, schema as canonical JSON): a type costs pydantic about 2 ms to build,
-# and the tool simulator asks for one per call with one of a few schemas. Cleared when full.
-_ADVERTISED: dict[tuple[type, str, str], type] = {}
-_ADVERTISED_MAX = 4096
+# Reply types by (base, name, schema as canonical JSON), least recently used first: a type costs
+# pydantic about 2 ms to build, and the tool simulator asks for one per call with one of a few
+# schemas. Plan types differ by chain and by what earlier turns returned, so most are used once;
+# each holds about 10 KB, so the cache is kept small (4,096 of them were 40 MB, the growth of
+# a 5,000-dialogue run's memory).
+_ADVERTISED: OrderedDict[tuple[type, str, str], type] = OrderedDict()
+_ADVERTISED_MAX = 256
 
 
 def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[ModelT]:
@@ -146,6 +150,7 @@ def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[
     key = (base, name, json.dumps(schema, sort_keys=True, default=str))
     known = _ADVERTISED.get(key)
     if known is not None:
+        _ADVERTISED.move_to_end(key)
         return known  # type: ignore[return-value]
     schema = copy.deepcopy(schema)  # the caller's dict may change later; this type's must not
 
@@ -161,9 +166,9 @@ def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[
             return copy.deepcopy(schema)
 
     _Advertised.__name__ = name
-    if len(_ADVERTISED) >= _ADVERTISED_MAX:
-        _ADVERTISED.clear()
     _ADVERTISED[key] = _Advertised
+    if len(_ADVERTISED) > _ADVERTISED_MAX:
+        _ADVERTISED.popitem(last=False)
     return _Advertised
 
 

@@ -181,3 +181,18 @@ def test_reply_types_are_built_once_per_schema_and_show_a_fresh_copy() -> None:
     shown["properties"]["id"]["type"] = "integer"  # openai's strict conversion edits in place
     schema["properties"]["id"]["type"] = "number"  # and so may the caller, later
     assert first.model_json_schema()["properties"]["id"] == {"type": "string"}
+
+
+def test_reply_types_kept_are_bounded_and_the_recently_used_stay() -> None:
+    """Plan reply types are mostly used once: the cache must not grow with the run (it held
+    4,096 types, 40 MB, before), and a type in steady use must not be rebuilt."""
+    from rolecall.agents import _replies, json_object_reply
+
+    def schema(number: int) -> dict[str, object]:
+        return {"type": "object", "properties": {f"field_{number}": {"type": "string"}}}
+
+    steady = json_object_reply("steady_result", schema(-1))
+    for number in range(3 * _replies._ADVERTISED_MAX):
+        json_object_reply("once_result", schema(number))
+        assert json_object_reply("steady_result", schema(-1)) is steady
+    assert len(_replies._ADVERTISED) <= _replies._ADVERTISED_MAX
