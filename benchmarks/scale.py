@@ -9,11 +9,15 @@ its CPU is not counted; each point is one `rolecall run` of the retail example i
 process, measured from outside with `os.wait4` (CPU time and peak RSS of that process and its
 children, that is its workers). Throughput is reported as a share of the ideal
 C / (model calls per dialogue x L): what C dialogues at once would reach if the framework
-cost nothing. Each point runs N = 2 x C dialogues (at least 2), so the run holds two full
-waves. Framework CPU per call comes from a run at L = 0, where the process does nothing but
-its own work. Beside the steady-state ideal, each point is compared with the ideal schedule of
-its own dialogues (each takes its model calls x L on the first free one of C slots), which
-counts the ramp-down at the end of a short run. Writes a JSON summary (``--out``). A
+cost nothing. Each point runs N = W x C dialogues (``--waves W``, at least 2 dialogues): with
+few waves the ramp-down at the end (the last, longest dialogues running with most slots idle)
+weighs on the rate, so the steady state needs several. Framework CPU per call comes from runs
+at L = 0, where the process does nothing but its own work: the whole run's CPU over its calls
+(start-up included, as before), and the marginal cost, the difference between that run and a
+10-dialogue one over the difference in calls, which leaves out start-up (imports, building the
+clients: about 2.4 s), split into user and system time. Beside the steady-state ideal, each
+point is compared with the ideal schedule of its own dialogues (each takes its model calls x L
+on the first free one of C slots), which counts the ramp-down at the end of a run. Writes a JSON summary (``--out``). A
 measurement, not a test: nothing here asserts a number.
 """
 
@@ -104,6 +108,8 @@ def run_point(model: MockModel, work: Path, dialogues: int, concurrency: int, wo
         "run_seconds": manifest["seconds"],  # from the first dialogue to the manifest, imports excluded
         "wall_seconds": round(wall, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "user_seconds": round(usage.ru_utime, 2),
+        "system_seconds": round(usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports kilobytes
         "calls_by_dialogue": per_dialogue,
     }
@@ -141,6 +147,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 16, 64, 256])
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--cpu-dialogues", type=int, default=200, help="dialogues of the L = 0 CPU-per-call run")
+    parser.add_argument("--waves", type=int, default=8, help="dialogues per throughput point, in multiples of C")
     parser.add_argument("--memory", type=int, nargs=2, default=[200, 2000], metavar=("N", "N10"))
     parser.add_argument("--quick", action="store_true", help="L = 2 s at C = 16 and 256, small memory runs")
     parser.add_argument(
@@ -162,17 +169,28 @@ def main() -> None:
         ).stdout.strip(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
+        "waves": args.waves,
         "throughput": [],
     }
     with tempfile.TemporaryDirectory(prefix="rolecall-scale-") as folder:
         work = Path(folder)
         fast = MockModel(0.0, work, args.mock_checkout)
         try:
+            base = run_point(fast, work, 10, 16, 1)
             point = run_point(fast, work, args.cpu_dialogues, 16, 1)
             summary["cpu_per_call_ms"] = round(1000 * point["cpu_seconds"] / point["model_calls"], 2)
-            point.pop("calls_by_dialogue")
-            summary["cpu_run"] = point
-            print(f"CPU per model call: {summary['cpu_per_call_ms']} ms ({point})", flush=True)
+            calls = point["model_calls"] - base["model_calls"]
+            summary["cpu_per_call_marginal_ms"] = {
+                kind: round(1000 * (point[f"{kind}_seconds"] - base[f"{kind}_seconds"]) / calls, 2)
+                for kind in ("cpu", "user", "system")
+            }
+            point.pop("calls_by_dialogue"), base.pop("calls_by_dialogue")
+            summary["cpu_run"], summary["cpu_base_run"] = point, base
+            print(
+                f"CPU per model call: {summary['cpu_per_call_ms']} ms, marginal "
+                f"{summary['cpu_per_call_marginal_ms']} ({point})",
+                flush=True,
+            )
             small, large = (run_point(fast, work, n, 16, 1) for n in args.memory)
             small.pop("calls_by_dialogue"), large.pop("calls_by_dialogue")
             summary["memory"] = {
@@ -193,7 +211,7 @@ def main() -> None:
                 for concurrency in args.concurrency:
                     for workers in args.workers:
                         point = throughput(
-                            run_point(model, work, max(2, 2 * concurrency), concurrency, workers), latency
+                            run_point(model, work, max(2, args.waves * concurrency), concurrency, workers), latency
                         )
                         summary["throughput"].append(point)
                         print(
