@@ -63,7 +63,9 @@ class MockModel:
         self.process.wait()
 
 
-def run_point(model: MockModel, work: Path, dialogues: int, concurrency: int, workers: int) -> dict[str, Any]:
+def run_point(
+    model: MockModel, work: Path, dialogues: int, concurrency: int, workers: int, checkout: Path = REPO
+) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(dir=work, prefix=f"n{dialogues}-c{concurrency}-w{workers}-"))
     command = [
         sys.executable,
@@ -84,7 +86,8 @@ def run_point(model: MockModel, work: Path, dialogues: int, concurrency: int, wo
     if workers > 1:
         command += ["--workers", str(workers)]
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    # ``python -m rolecall`` from that checkout runs its code, whatever is installed.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=checkout)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - started
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -156,6 +159,9 @@ def main() -> None:
         default=REPO,
         help="serve the mock model from this checkout (measure two commits against one server)",
     )
+    parser.add_argument(
+        "--checkout", type=Path, default=REPO, help="run rolecall from this checkout (measure an earlier commit)"
+    )
     parser.add_argument("--label", default="", help="a name for this measurement (e.g. before, after)")
     parser.add_argument("--out", type=Path, default=REPO / "bench-runs" / "scale.json")
     args = parser.parse_args()
@@ -165,7 +171,10 @@ def main() -> None:
     summary: dict[str, Any] = {
         "label": args.label,
         "commit": subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+            ["git", "-C", str(args.checkout), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
@@ -176,8 +185,8 @@ def main() -> None:
         work = Path(folder)
         fast = MockModel(0.0, work, args.mock_checkout)
         try:
-            base = run_point(fast, work, 10, 16, 1)
-            point = run_point(fast, work, args.cpu_dialogues, 16, 1)
+            base = run_point(fast, work, 10, 16, 1, args.checkout)
+            point = run_point(fast, work, args.cpu_dialogues, 16, 1, args.checkout)
             summary["cpu_per_call_ms"] = round(1000 * point["cpu_seconds"] / point["model_calls"], 2)
             calls = point["model_calls"] - base["model_calls"]
             summary["cpu_per_call_marginal_ms"] = {
@@ -191,7 +200,7 @@ def main() -> None:
                 f"{summary['cpu_per_call_marginal_ms']} ({point})",
                 flush=True,
             )
-            small, large = (run_point(fast, work, n, 16, 1) for n in args.memory)
+            small, large = (run_point(fast, work, n, 16, 1, args.checkout) for n in args.memory)
             small.pop("calls_by_dialogue"), large.pop("calls_by_dialogue")
             summary["memory"] = {
                 "small": small,
@@ -211,7 +220,10 @@ def main() -> None:
                 for concurrency in args.concurrency:
                     for workers in args.workers:
                         point = throughput(
-                            run_point(model, work, max(2, args.waves * concurrency), concurrency, workers), latency
+                            run_point(
+                                model, work, max(2, args.waves * concurrency), concurrency, workers, args.checkout
+                            ),
+                            latency,
                         )
                         summary["throughput"].append(point)
                         print(
