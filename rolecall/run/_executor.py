@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
-from typing import Protocol
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, Protocol
 
 from rolecall.agents import RoleBackend
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
@@ -29,6 +29,25 @@ class Executor(Protocol):
     def describe(self) -> dict[str, object]:
         """Where the dialogues ran, for the manifest."""
         ...
+
+    def remote_model_time(self) -> dict[str, dict[str, Any]]:
+        """The model time its workers reported (role -> totals, as ``RoleBackend.model_time``);
+        empty where the dialogues ran on this process's own backend."""
+        ...
+
+
+def combined_model_time(parts: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per-role model time of several processes, summed (seconds to the millisecond)."""
+    combined: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for role, spent in part.items():
+            into = combined.setdefault(role, {})
+            for key, value in spent.items():
+                into[key] = into.get(key, 0) + value
+    for spent in combined.values():
+        if "seconds" in spent:
+            spent["seconds"] = round(spent["seconds"], 3)
+    return dict(sorted(combined.items()))
 
 
 # Jobs started ahead of the oldest unfinished one, per unit of concurrency: enough that a slow
@@ -75,3 +94,6 @@ class AsyncioExecutor:
 
     def describe(self) -> dict[str, object]:
         return {"kind": "asyncio", "workers": 1}
+
+    def remote_model_time(self) -> dict[str, dict[str, Any]]:
+        return {}  # the runner reads this process's backend

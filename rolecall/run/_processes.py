@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from rolecall.agents import RoleBackend, RunAborted
 from rolecall.dialogue import RunContext
-from rolecall.run._executor import LOOKAHEAD, AsyncioExecutor
+from rolecall.run._executor import LOOKAHEAD, AsyncioExecutor, combined_model_time
 from rolecall.run._job import DialogueJob, DialogueOutcome
 
 
@@ -37,6 +37,14 @@ def delivered(worker: int, kind: str, value: Any) -> DialogueOutcome:
         raise RunAborted(*value)
     if kind == "crashed":
         raise WorkerCrashed(f"worker {worker}: {value}")
+    return value  # type: ignore[no-any-return]
+
+
+def reported_model_time(worker: int, kind: str, value: Any) -> dict[str, dict[str, Any]]:
+    """A worker's last message, sent after its last outcome: its model time."""
+    if kind != "model_time":
+        delivered(worker, kind, value)  # raises for a worker that stopped
+        raise WorkerCrashed(f"worker {worker}: sent {kind!r} after its last dialogue")
     return value  # type: ignore[no-any-return]
 
 
@@ -57,13 +65,15 @@ async def shard_messages(
     recipe: BackendRecipe, share: float, context: RunContext, indexes: list[int], concurrency: int
 ) -> AsyncIterator[tuple[str, Any]]:
     """A worker's share of a run as ``(kind, value)`` messages, in order: ``outcome`` per dialogue,
-    then, if the work stopped early, ``aborted`` (the fields of a :class:`RunAborted`: the
-    exception itself does not unpickle) or ``crashed`` (the error, as text)."""
+    then ``model_time`` (its backend's, for the manifest), or, if the work stopped early,
+    ``aborted`` (the fields of a :class:`RunAborted`: the exception itself does not unpickle) or
+    ``crashed`` (the error, as text)."""
     executor: AsyncioExecutor | None = None
     try:
         executor = AsyncioExecutor(recipe.build(share), concurrency)
         async for outcome in executor.run(DialogueJob(context, index) for index in indexes):
             yield "outcome", outcome
+        yield "model_time", executor.backend.model_time()
     except RunAborted as error:
         yield "aborted", (error.role, error.reason, error.cause)
     except Exception as error:  # reported to the parent, which stops the run
@@ -98,6 +108,7 @@ class ProcessExecutor:
         self.workers = max(1, workers)
         self.per_worker = concurrency_per_worker(concurrency, self.workers)
         self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._model_times: list[dict[str, dict[str, Any]]] = []
 
     async def run(self, jobs: Iterable[DialogueJob]) -> AsyncIterator[DialogueOutcome]:
         listed = list(jobs)
@@ -123,6 +134,9 @@ class ProcessExecutor:
                 worker = position % count
                 kind, value = await loop.run_in_executor(None, self._next, worker, outboxes[worker])
                 yield delivered(worker, kind, value)
+            for worker in range(count):
+                message = await loop.run_in_executor(None, self._next, worker, outboxes[worker])
+                self._model_times.append(reported_model_time(worker, *message))
         finally:
             self._stop()
 
@@ -152,3 +166,6 @@ class ProcessExecutor:
 
     def describe(self) -> dict[str, object]:
         return {"kind": "processes", "workers": self.workers, "concurrency_per_worker": self.per_worker}
+
+    def remote_model_time(self) -> dict[str, dict[str, Any]]:
+        return combined_model_time(self._model_times)

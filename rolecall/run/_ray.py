@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from rolecall.dialogue import RunContext
-from rolecall.run._executor import LOOKAHEAD
+from rolecall.run._executor import LOOKAHEAD, combined_model_time
 from rolecall.run._job import DialogueJob, DialogueOutcome
 from rolecall.run._processes import (
     BackendRecipe,
     WorkerCrashed,
     concurrency_per_worker,
     delivered,
+    reported_model_time,
     shard_messages,
 )
 
@@ -58,6 +59,7 @@ class RayExecutor:
         self.address = address
         self._actors: list[Any] = []
         self._cluster: dict[str, object] = {}
+        self._model_times: list[dict[str, dict[str, Any]]] = []
 
     async def run(self, jobs: Iterable[DialogueJob]) -> AsyncIterator[DialogueOutcome]:
         import ray
@@ -91,6 +93,8 @@ class RayExecutor:
                 except ray.exceptions.RayActorError as error:  # the actor's process or node died
                     raise WorkerCrashed(f"worker {worker}: {error}") from None
                 yield delivered(worker, kind, value)
+            for worker, actor in enumerate(self._actors):
+                self._model_times.append(reported_model_time(worker, *await actor.next.remote()))
         finally:
             self._stop()
 
@@ -103,6 +107,9 @@ class RayExecutor:
 
     async def close(self) -> None:
         self._stop()
+
+    def remote_model_time(self) -> dict[str, dict[str, Any]]:
+        return combined_model_time(self._model_times)
 
     def describe(self) -> dict[str, object]:
         return {"kind": "ray", "workers": self.workers, "concurrency_per_worker": self.per_worker, **self._cluster}

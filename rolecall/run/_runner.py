@@ -26,7 +26,7 @@ from rolecall.assist import AssistPolicy
 from rolecall.dialogue import RunContext
 from rolecall.planning import DataflowGraph, resolve_output_schemas
 from rolecall.prompts import render
-from rolecall.run._executor import AsyncioExecutor, Executor
+from rolecall.run._executor import AsyncioExecutor, Executor, combined_model_time
 from rolecall.run._job import DialogueJob
 from rolecall.run._processes import WorkerCrashed
 from rolecall.run._records import record_id
@@ -265,8 +265,9 @@ class Runner:
             "requested": self.options.dialogues,
             **self.tally.summary(),
             "models": self.backend.describe(),
-            # Where the model time went, per role, in this process (empty when workers ran the dialogues).
-            "model_time_by_role": self.backend.model_time(),
+            # Where the model time went, per role: this process's (the planner's inference of output
+            # schemas at the start, or every dialogue) and that of the workers, if they ran them.
+            "model_time_by_role": combined_model_time([self.backend.model_time(), self.executor.remote_model_time()]),
             "assist": self.options.assist.describe(),
             "output_schemas": self.output_schema_sources,
             # Which tools change state (rule no_unplanned_writes), and how that is known.

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rolecall.run import AsyncioExecutor, DialogueJob, DialogueOutcome, produce_dialogue
+from rolecall.run._executor import combined_model_time
 from tests.dialogue.test_session import GOOD_STEPS, Backend, _context, polite_user
 
 
@@ -79,3 +80,13 @@ def test_a_failing_dialogue_is_an_outcome_not_an_exception(tmp_path: Path) -> No
     outcome = asyncio.run(produce_dialogue(DialogueJob(_context(tmp_path), 0), backend))
     assert outcome.kind == "failed"
     assert outcome.record["metadata"]["error"]["role"] == "planner"
+
+
+def test_model_time_of_several_processes_is_summed_per_role() -> None:
+    driver = {"planner": {"calls": 1, "seconds": 0.25, "prompt_tokens": 10}}
+    worker = {"planner": {"calls": 2, "seconds": 0.1004, "prompt_tokens": 5}, "user": {"calls": 3, "seconds": 1.0}}
+    assert combined_model_time([driver, worker, {}]) == {
+        "planner": {"calls": 3, "seconds": 0.35, "prompt_tokens": 15},
+        "user": {"calls": 3, "seconds": 1.0},
+    }
+    assert list(combined_model_time([worker, driver])) == ["planner", "user"]

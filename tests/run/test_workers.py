@@ -35,6 +35,18 @@ def test_two_workers_write_the_same_files_as_one_process(tmp_path: Path) -> None
     assert one["executor"] == {"kind": "asyncio", "workers": 1}
     assert two["counts"] == one["counts"] and sum(two["counts"].values()) == 7
     assert two["usage"] == one["usage"]
+    # The workers' model time comes back to the manifest: the same calls and tokens per role as
+    # one process made (it was empty with workers before).
+    # The planner's inference of a missing output schema, made by the first run, is read from
+    # disk by the second.
+    counted = ("calls", "prompt_tokens", "completion_tokens", "cached_replies")
+    spent_one, spent_two = one["model_time_by_role"], two["model_time_by_role"]
+    for role in set(spent_one) - {"planner"}:
+        assert {key: spent_two[role][key] for key in counted} == {key: spent_one[role][key] for key in counted}
+    inferred = [sum(source == "llm" for source in run["output_schemas"].values()) for run in (one, two)]
+    planner = [one["model_time_by_role"]["planner"]["calls"] - inferred[0], spent_two["planner"]["calls"] - inferred[1]]
+    assert planner[0] == planner[1] > 0
+    assert all(spent["seconds"] > 0 for spent in two["model_time_by_role"].values())
 
 
 def test_workers_resume_a_run_cut_short(tmp_path: Path) -> None:
