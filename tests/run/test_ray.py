@@ -35,8 +35,12 @@ def test_two_ray_workers_on_a_local_instance_write_the_files_of_a_local_run(
     done = run_cli(*RUN, "--executor", "ray", "--workers", "2", "-o", tmp_path / "ray", cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     _same_files(tmp_path / "local", tmp_path / "ray")
-    executor = json.loads((tmp_path / "ray" / "manifest.json").read_text())["executor"]
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    executor = manifest["executor"]
     assert executor["kind"] == "ray" and executor["workers"] == 2 and executor["nodes"] == 1
+    # The actors' model time reaches the manifest: the assistant's calls, as the local run made them.
+    local = json.loads((tmp_path / "local" / "manifest.json").read_text())["model_time_by_role"]
+    assert manifest["model_time_by_role"]["assistant"]["calls"] == local["assistant"]["calls"] > 0
 
 
 def _free_port() -> int:
