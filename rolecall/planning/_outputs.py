@@ -52,6 +52,41 @@ def usable_output_schema(schema: Any) -> bool:
     return usable_schema(schema) and schema.get("type") == "object"
 
 
+_NAMED_SUBSCHEMAS = ("properties", "patternProperties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMAS = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
+
+
+def described_requirements(schema: Any) -> Any:
+    """``schema`` with every object's ``required`` cut to the properties it describes.
+
+    Models inferring a tool's output sometimes require fields they never describe (the 1.5B gave
+    tau-bench's transfer_to_human_agents {"properties": {"status"}, "required": ["customer_id",
+    "order_id", "status"]}); the tool simulator, shown the properties, cannot satisfy that, and
+    every dialogue calling the tool failed. Used on inferred and cached schemas, not declared ones.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    cleaned: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "required":
+            continue
+        if key in _NAMED_SUBSCHEMAS and isinstance(value, dict):  # names are data, not keywords
+            cleaned[key] = {name: described_requirements(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            cleaned[key] = [described_requirements(sub) for sub in value]
+        elif key in _SUBSCHEMAS:
+            cleaned[key] = described_requirements(value)
+        else:
+            cleaned[key] = value
+    if isinstance(schema.get("required"), list):
+        described = cleaned.get("properties") if isinstance(cleaned.get("properties"), dict) else {}
+        kept = [name for name in schema["required"] if name in described]
+        if kept:
+            cleaned["required"] = kept
+    return cleaned
+
+
 def default_cache_dir() -> Path:
     configured = os.environ.get("ROLECALL_CACHE_DIR")
     base = (
@@ -80,7 +115,7 @@ async def resolve_output_schemas(
             except ValueError:
                 schema = None
             if usable_output_schema(schema):
-                schemas[tool.name], sources[tool.name] = schema, "cache"
+                schemas[tool.name], sources[tool.name] = described_requirements(schema), "cache"
                 continue
         schema = await infer(tool) if infer is not None else None
         if usable_output_schema(schema):
@@ -89,7 +124,7 @@ async def resolve_output_schemas(
             partial = cached.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(json.dumps(schema, indent=2, sort_keys=True), encoding="utf-8")
             partial.replace(cached)
-            schemas[tool.name], sources[tool.name] = schema, "llm"
+            schemas[tool.name], sources[tool.name] = described_requirements(schema), "llm"
         else:
             schemas[tool.name], sources[tool.name] = heuristic_output_schema(tool), "heuristic"
     return schemas, sources

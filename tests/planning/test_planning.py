@@ -19,6 +19,7 @@ from rolecall.planning import (
     output_fields,
     plan_problems,
     repair_references,
+    resolve_output_schemas,
     schema_at,
 )
 from rolecall.scenario import Tool
@@ -277,6 +278,41 @@ def test_heuristic_output_schema_names_the_entity_id() -> None:
     schema = heuristic_output_schema(tool)
     assert schema["properties"]["invoice_id"]["type"] == "string"
     assert "number" in schema["properties"] and schema["type"] == "object"
+
+
+def test_an_inferred_schema_requires_only_fields_it_describes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The 1.5B inferred {"properties": {"status"}, "required": ["customer_id", "order_id", "status"]}
+    for tau-bench's transfer_to_human_agents: the tool simulator, shown the properties, never
+    wrote the other two, and every dialogue that transferred failed. Inferred and cached schemas
+    keep only the requirements they describe (declared ones are the scenario's)."""
+    import asyncio
+    import json
+
+    guessed = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string"},
+            "required": {"type": "boolean"},  # a field named like the keyword stays a field
+            "items": {"type": "array", "items": {"type": "object", "properties": {"id": STR}, "required": ["id", "x"]}},
+        },
+        "required": ["customer_id", "order_id", "status"],
+    }
+    tool = _tool("transfer_to_human_agents", {"summary": STR})
+
+    async def infer(_: Tool) -> dict:  # type: ignore[type-arg]
+        return json.loads(json.dumps(guessed))
+
+    schemas, sources = asyncio.run(resolve_output_schemas([tool], infer=infer, cache_dir=tmp_path))
+    assert sources == {"transfer_to_human_agents": "llm"}
+    assert schemas["transfer_to_human_agents"]["required"] == ["status"]
+    assert schemas["transfer_to_human_agents"]["properties"]["items"]["items"]["required"] == ["id"]
+    assert schemas["transfer_to_human_agents"]["properties"]["required"] == {"type": "boolean"}
+    # A schema cached before this rule existed is read the same way.
+    (cached,) = tmp_path.iterdir()
+    cached.write_text(json.dumps(guessed), encoding="utf-8")
+    schemas, sources = asyncio.run(resolve_output_schemas([tool], infer=None, cache_dir=tmp_path))
+    assert sources == {"transfer_to_human_agents": "cache"}
+    assert schemas["transfer_to_human_agents"]["required"] == ["status"]
 
 
 def test_chains_start_where_a_user_can_and_every_required_id_is_supplied() -> None:
