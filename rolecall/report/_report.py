@@ -80,9 +80,14 @@ def corpus_summary(stats: list[ConversationStats]) -> dict[str, Any]:
 
 def compare(run: list[ConversationStats], reference: list[ConversationStats]) -> dict[str, Any]:
     """Per distribution: the JS distance, the noise floor, and whether the distance is above it.
-    User turns are skipped for a reference with one user message per conversation."""
+    User turns are skipped for a reference with one user message per conversation, and every
+    distribution when the run accepted nothing (a distance to an empty sample is not a number,
+    and NaN is not JSON)."""
     out: dict[str, Any] = {}
     for name, value in DISTRIBUTIONS.items():
+        if not run:
+            out[name] = {"skipped": "no accepted dialogues to compare"}
+            continue
         if name == "user_turns" and reference and all(s.user_turns <= 1 for s in reference):
             out[name] = {"skipped": "the reference has one user message per conversation"}
             continue

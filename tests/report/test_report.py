@@ -106,6 +106,16 @@ def test_compare_skips_user_turns_for_a_reference_with_one_user_message() -> Non
     assert set(rows) == {"chain_length", "dependency_share", "tool_calls", "user_turns"}
 
 
+def test_compare_skips_every_distribution_when_nothing_was_accepted() -> None:
+    """An embedded run on the tau-bench tools accepted none of its 6 dialogues: the table showed
+    "nan" and the JSON held NaN, which strict JSON readers refuse."""
+    reference = [conversation_stats(CHAIN)] * 20
+    rows = compare([], reference)
+    assert rows == {name: {"skipped": "no accepted dialogues to compare"} for name in rows}
+    assert set(rows) == {"chain_length", "dependency_share", "tool_calls", "user_turns"}
+    json.dumps(rows, allow_nan=False)
+
+
 def test_report_of_a_mock_run_against_the_tau_bench_reference(tmp_path: Path) -> None:
     reference = Path(__file__).resolve().parents[3] / "shared" / "data" / "references"
     reference = reference / "tau_bench_retail_test_replayed.jsonl"
