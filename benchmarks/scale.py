@@ -167,6 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.latency, args.concurrency, args.memory, args.cpu_dialogues = [2.0], [16, 256], [100, 400], 100
+        args.waves = 2  # a first look, as before --waves: the steady state needs the full run
     args.out.parent.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "label": args.label,
