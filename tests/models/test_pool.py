@@ -9,6 +9,7 @@ from autogen_core.models import UserMessage
 
 from rolecall.mock import MockServer, model_config
 from rolecall.models import ModelFactory
+from rolecall.models._aiohttp import AiohttpTransport
 
 
 def _connections_for_two_waves(connections: int | None, width: int) -> int:
@@ -32,33 +33,19 @@ def test_a_pool_sized_to_the_run_reuses_every_connection() -> None:
     assert _connections_for_two_waves(130, 130) == 130
 
 
-def test_the_sdk_default_pool_reopens_what_it_cannot_keep() -> None:
-    assert _connections_for_two_waves(None, 130) > 130
+def test_a_client_without_a_known_concurrency_keeps_what_it_opened_up_to_the_sdk_cap() -> None:
+    assert _connections_for_two_waves(None, 130) == 130
 
 
-def test_a_large_pool_is_split_into_pools_that_requests_take_in_turn() -> None:
-    """httpcore scans its whole pool on every request: 256 connections are 8 pools of 32."""
-    from rolecall.models._pool import SHARD_CONNECTIONS, ShardedTransport
+def test_a_capped_transport_opens_no_more_connections_than_its_cap() -> None:
+    """Eight requests at once through a transport capped at 3: they queue for three connections."""
+    with MockServer(latency_s=0.2) as server:
+        transport = AiohttpTransport(3)
 
-    assert len(ShardedTransport(8 * SHARD_CONNECTIONS).shards) == 8
-    assert len(ShardedTransport(SHARD_CONNECTIONS + 1).shards) == 2
-    assert len(ShardedTransport(1).shards) == 1
-    with MockServer() as server:
-        transport = ShardedTransport(3 * SHARD_CONNECTIONS)
-        used = []
-
-        async def three_requests() -> None:
-            for shard in transport.shards:  # record which pool served each request
-                original = shard.handle_async_request
-
-                async def recorded(request, shard=shard, original=original):  # type: ignore[no-untyped-def]
-                    used.append(transport.shards.index(shard))
-                    return await original(request)
-
-                shard.handle_async_request = recorded  # type: ignore[method-assign]
+        async def eight_at_once() -> None:
             async with httpx2.AsyncClient(transport=transport) as client:
-                for _ in range(4):
-                    await client.post(f"{server.base_url}/chat/completions", json={"messages": []})
+                url = f"{server.base_url}/chat/completions"
+                await asyncio.gather(*(client.post(url, json={"messages": []}) for _ in range(8)))
 
-        asyncio.run(three_requests())
-    assert used == [0, 1, 2, 0]
+        asyncio.run(eight_at_once())
+        assert server.connections_accepted == 3

@@ -1,0 +1,175 @@
+"""The aiohttp transport under the openai SDK: connection faults keep their meaning, replies arrive whole.
+
+Each fault is made by a real socket on 127.0.0.1 and seen through the SDK, as a run sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx2
+import openai
+import pytest
+
+from rolecall.agents._retry import classify
+from rolecall.models._aiohttp import AiohttpTransport, httpx_error
+
+COMPLETION = {
+    "id": "c1",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+}
+
+
+@contextmanager
+def raw_server(handle: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that gives each connection to ``handle``; yields its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=handle, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def _read_request(connection: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head
+
+
+def _ask(base_url: str, timeout: float = 5.0, calls: int = 1) -> list[object]:
+    """``calls`` chat completions through the SDK over one transport, each under its own
+    ``asyncio.run`` (as a client reused across runs is); the replies or the errors raised."""
+    transport = AiohttpTransport()
+    client = openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key="sk-test",
+        max_retries=0,
+        timeout=timeout,
+        http_client=httpx2.AsyncClient(transport=transport),
+    )
+    outcomes: list[object] = []
+
+    async def one() -> None:
+        try:
+            reply = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            outcomes.append(reply.choices[0].message.content)
+        except Exception as error:
+            outcomes.append(error)
+
+    async def last() -> None:
+        await one()
+        await client.close()
+
+    for _ in range(calls - 1):
+        asyncio.run(one())
+    asyncio.run(last())
+    return outcomes
+
+
+def test_a_refused_connection_is_a_connection_error_that_says_refused() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    [error] = _ask(f"http://127.0.0.1:{port}/v1")
+    # Not APITimeoutError (a subclass): the SDK's own aiohttp client reports this as a timeout.
+    assert type(error) is openai.APIConnectionError
+    failure = classify(error)  # type: ignore[arg-type]
+    assert failure.refused and failure.healing == "retry"
+
+
+def test_a_connection_dropped_before_the_reply_is_a_connection_error() -> None:
+    def drop(connection: socket.socket) -> None:
+        _read_request(connection)
+        connection.close()
+
+    with raw_server(drop) as url:
+        [error] = _ask(url)
+    assert type(error) is openai.APIConnectionError
+    assert not classify(error).refused  # type: ignore[arg-type]
+
+
+def test_a_reply_slower_than_the_timeout_is_a_timeout() -> None:
+    release = threading.Event()
+
+    def stall(connection: socket.socket) -> None:
+        _read_request(connection)
+        release.wait(5)
+        connection.close()
+
+    with raw_server(stall) as url:
+        [error] = _ask(url, timeout=0.3)
+        release.set()
+    assert isinstance(error, openai.APITimeoutError)
+
+
+def test_a_compressed_reply_is_decoded_and_the_transport_serves_a_second_event_loop() -> None:
+    body = gzip.compress(json.dumps(COMPLETION).encode())
+    heads: list[bytes] = []
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            while True:  # keep-alive: answer each request on this connection
+                try:
+                    heads.append(_read_request(connection))
+                except (ConnectionError, IndexError):
+                    return
+                if not heads[-1]:
+                    return
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+
+    with raw_server(answer) as url:
+        assert _ask(url, calls=2) == ["hi", "hi"]
+    # The SDK's headers reach the server as it wrote them.
+    assert all(b"authorization: bearer sk-test" in head.lower() for head in heads)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (aiohttp.ConnectionTimeoutError(), httpx2.ConnectTimeout),
+        (aiohttp.SocketTimeoutError(), httpx2.ReadTimeout),
+        (TimeoutError(), httpx2.ReadTimeout),
+        (aiohttp.ServerDisconnectedError(), httpx2.RemoteProtocolError),
+        (aiohttp.ClientPayloadError("cut short"), httpx2.ReadError),
+        (aiohttp.ClientOSError(104, "reset by peer"), httpx2.ReadError),
+        (aiohttp.InvalidURL("ftp://x"), httpx2.UnsupportedProtocol),
+    ],
+)
+def test_each_aiohttp_error_becomes_the_httpx_error_of_the_same_meaning(
+    error: Exception, expected: type[Exception]
+) -> None:
+    assert type(httpx_error(error)) is expected
