@@ -8,20 +8,21 @@ framework's main cost per model call.
 
 This client keeps AutoGen's part as it is (its conversion of messages, tools, tool choice and
 reply formats: ``_process_create_args``, pinned with autogen-ext) and replaces the rest: the
-request body is serialised once and posted through the SDK's own HTTP client (its headers,
-auth, timeouts and error classes), and the reply JSON becomes a ``CreateResult`` the way
-AutoGen makes one. Tests compare request bodies and results with AutoGen's own client.
+request body is serialised once and posted over aiohttp with the SDK client's URL, headers and
+timeout (see ``_endpoint``), errors are the SDK's own, and the reply JSON becomes a
+``CreateResult`` the way AutoGen makes one. Tests compare request bodies, headers, errors and
+results with AutoGen's own client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import httpx2
 from autogen_core import EVENT_LOGGER_NAME, CancellationToken, FunctionCall
 from autogen_core.logging import LLMCallEvent
 from autogen_core.models import (
@@ -38,11 +39,11 @@ from autogen_ext.models.openai._openai_client import normalize_name, normalize_s
 from openai.lib._parsing import type_to_response_format_param
 from pydantic import BaseModel
 
+from rolecall.models._endpoint import ChatEndpoint, endpoint_of
 from rolecall.models._errors import NotAChatCompletion
 from rolecall.models._usage import MeasuredUsage
 
 _events = logging.getLogger(EVENT_LOGGER_NAME)
-_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @lru_cache(maxsize=256)
@@ -53,9 +54,35 @@ def _response_format(reply_type: type[BaseModel]) -> dict[str, Any]:
 
 
 class DirectOpenAIChatCompletionClient(OpenAIChatCompletionClient):
-    """``OpenAIChatCompletionClient`` (same config keys) whose ``create`` sends a ready body."""
+    """``OpenAIChatCompletionClient`` (same config keys) whose ``create`` sends a ready body.
+
+    ``connections``: how many connections a run keeps open for reuse (its concurrency; None:
+    no cap on connections, idle ones kept)."""
 
     component_provider_override = "rolecall.models.DirectOpenAIChatCompletionClient"
+
+    def __init__(self, *, connections: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._connections = connections
+        self._chat_endpoint: ChatEndpoint | None = None
+
+    def _endpoint(self) -> ChatEndpoint:
+        if self._chat_endpoint is None:
+            self._chat_endpoint = endpoint_of(self._client, "/chat/completions", self._connections)
+        return self._chat_endpoint
+
+    def _request_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body as sent (a subclass adapts it to a server that bends the protocol)."""
+        return body
+
+    def _reply_data(self, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """The reply as read (a subclass adapts a server's reply to the protocol)."""
+        return data
+
+    async def close(self) -> None:
+        if self._chat_endpoint is not None:
+            await self._chat_endpoint.close()
+        await super().close()
 
     async def create(
         self,
@@ -73,27 +100,25 @@ class DirectOpenAIChatCompletionClient(OpenAIChatCompletionClient):
             body["tools"] = params.tools
         if params.response_format is not None:
             body["response_format"] = _response_format(params.response_format)
-        request = self._client.post(
-            "/chat/completions",
-            content=json.dumps(body).encode(),
-            options={"headers": _JSON_HEADERS},
-            cast_to=httpx2.Response,
-        )
+        body = self._request_body(body)
+        post = self._endpoint().post(json.dumps(body).encode())
         if cancellation_token is not None:
-            import asyncio
-
-            future = asyncio.ensure_future(request)
+            future = asyncio.ensure_future(post)
             cancellation_token.link_future(future)
-            response: httpx2.Response = await future
+            reply = await future
         else:
-            response = await request
+            reply = await post
+        if reply.status >= 400:  # made by the SDK, as its own requests make them
+            raise self._client._make_status_error_from_response(self._endpoint().as_httpx(reply))
         try:
-            data = json.loads(response.content)
+            data = json.loads(reply.content)
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            kind = response.headers.get("content-type", "no content type")
+            kind = next((v.decode(errors="replace") for k, v in reply.headers if k.lower() == b"content-type"), None)
+            kind = kind or "no content type"
             raise NotAChatCompletion(f"the server answered with {kind}, not a chat completion")
+        data = self._reply_data(data, body)
         result = self._result(data)
         if _events.isEnabledFor(logging.INFO):  # AutoGen builds this event on every call
             _events.info(

@@ -189,7 +189,7 @@ class ModelFactory:
             _check_client_class(role, provider)
             try:
                 if is_openai_provider(provider):
-                    from rolecall.models._pool import openai_client
+                    from rolecall.models._openai import openai_client
 
                     self._clients[key] = openai_client(expanded, self.connections or None)
                 else:

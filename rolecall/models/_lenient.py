@@ -7,17 +7,15 @@ Seen with ``llama_cpp.server`` (llama-cpp-python 0.3.36):
 - it may add the legacy ``function_call`` field next to ``tool_calls``, which AutoGen refuses;
 - it knows ``response_format`` ``json_object`` with a ``schema`` extension, not ``json_schema``.
 
-The fixes live in an HTTP transport under the openai SDK, so AutoGen's client code is used as it
-is: requests get ``""`` for ``null`` content and a ``json_object`` schema, responses get their
-tool call moved into ``tool_calls`` and ``function_call`` dropped.
+The fixes are two hooks of the lean client, around AutoGen's own conversion: request bodies get
+``""`` for ``null`` content and a ``json_object`` schema, replies get their tool call moved into
+``tool_calls`` and ``function_call`` dropped.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-import httpx2
 
 from rolecall.models._direct import DirectOpenAIChatCompletionClient
 from rolecall.models._grammar import grammar_safe, json_text
@@ -68,43 +66,13 @@ def fix_response(data: dict[str, Any], tool_names: set[str]) -> dict[str, Any]:
     return data
 
 
-class LenientTransport(httpx2.AsyncBaseTransport):
-    """Rewrites chat-completion requests and responses on their way through."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport | None = None):
-        self.inner = inner or httpx2.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
-            return await self.inner.handle_async_request(request)
-        body = json.loads(await request.aread())
-        tool_names = {t.get("function", {}).get("name") for t in body.get("tools") or []}
-        content = json.dumps(fix_request(body)).encode()
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
-        request = httpx2.Request(
-            request.method, request.url, headers=headers, content=content, extensions=request.extensions
-        )
-        response = await self.inner.handle_async_request(request)
-        if response.status_code != 200:
-            return response
-        data = fix_response(json.loads(await response.aread()), tool_names)
-        headers = [
-            (k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")
-        ]
-        return httpx2.Response(
-            response.status_code, headers=headers, content=json.dumps(data).encode(), request=request
-        )
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class LenientOpenAIChatCompletionClient(DirectOpenAIChatCompletionClient):
     """``OpenAIChatCompletionClient`` for servers such as ``llama_cpp.server`` (same config keys, lean path)."""
 
     component_provider_override = "rolecall.models.LenientOpenAIChatCompletionClient"
 
-    def __init__(self, **kwargs: Any):
-        kwargs.setdefault("http_client", httpx2.AsyncClient(transport=LenientTransport(), timeout=600))
-        super().__init__(**kwargs)
-        self._raw_config.pop("http_client", None)  # not part of the serialisable config
+    def _request_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return fix_request(body)
+
+    def _reply_data(self, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return fix_response(data, {t.get("function", {}).get("name") for t in body.get("tools") or []})

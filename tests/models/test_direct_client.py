@@ -38,6 +38,7 @@ class _Recorder(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.reply: dict[str, Any] = {}
         self.status = 200
 
@@ -51,6 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         self.server.bodies.append(body)
+        self.server.headers.append({name.lower(): value for name, value in self.headers.items()})
         if self.server.status != 200:
             payload = {"error": {"message": "slow down", "type": "rate_limit_error"}}
         else:
@@ -240,6 +242,29 @@ def test_server_errors_raise_the_sdk_errors_the_retries_classify(server: _Record
     server.status = 429
     outcomes = _both(server, {}, REPLIES["text"])
     assert [result for _, result in outcomes] == [openai.RateLimitError, openai.RateLimitError]
+
+
+# Set per request by the SDK (its retry count and timeout) or by each HTTP library.
+_PER_LIBRARY = {"host", "content-length", "accept-encoding", "connection", "x-stainless-retry-count"}
+
+
+def test_the_headers_are_the_ones_the_sdk_sends(server: _Recorder) -> None:
+    """API key, organisation, the config's default_headers, user agent: read once from the SDK client."""
+    config = _config(server, organization="org-7", default_headers={"X-Team": "red", "Authorization": "Bearer own"})
+    server.reply = REPLIES["text"]
+    for client_class in (OpenAIChatCompletionClient, DirectOpenAIChatCompletionClient):
+        client = client_class(**config)
+
+        async def ask(client: OpenAIChatCompletionClient = client) -> None:
+            await client.create(list(HISTORY))
+            await client.close()
+
+        asyncio.run(ask())
+    sdk, direct = ({k: v for k, v in sent.items() if k not in _PER_LIBRARY} for sent in server.headers)
+    sdk.pop("x-stainless-read-timeout", None)  # the SDK's note of its timeout, per request
+    assert direct == sdk
+    assert direct["openai-organization"] == "org-7" and direct["x-team"] == "red"
+    assert direct["authorization"] == sdk["authorization"]
 
 
 def test_the_factory_puts_openai_configs_on_the_lean_path(server: _Recorder) -> None:

@@ -9,7 +9,7 @@ from autogen_core.models import UserMessage
 
 from rolecall.mock import MockServer, model_config
 from rolecall.models import ModelFactory
-from rolecall.models._aiohttp import AiohttpTransport
+from rolecall.models._endpoint import ChatEndpoint
 
 
 def _connections_for_two_waves(connections: int | None, width: int) -> int:
@@ -33,19 +33,18 @@ def test_a_pool_sized_to_the_run_reuses_every_connection() -> None:
     assert _connections_for_two_waves(130, 130) == 130
 
 
-def test_a_client_without_a_known_concurrency_keeps_what_it_opened_up_to_the_sdk_cap() -> None:
+def test_a_client_without_a_known_concurrency_keeps_what_it_opened() -> None:
     assert _connections_for_two_waves(None, 130) == 130
 
 
-def test_a_capped_transport_opens_no_more_connections_than_its_cap() -> None:
-    """Eight requests at once through a transport capped at 3: they queue for three connections."""
+def test_a_capped_endpoint_opens_no_more_connections_than_its_cap() -> None:
+    """Eight requests at once through an endpoint capped at 3: they queue for three connections."""
     with MockServer(latency_s=0.2) as server:
-        transport = AiohttpTransport(3)
+        endpoint = ChatEndpoint(f"{server.base_url}/chat/completions", {}, httpx2.Timeout(5.0), connections=3)
 
         async def eight_at_once() -> None:
-            async with httpx2.AsyncClient(transport=transport) as client:
-                url = f"{server.base_url}/chat/completions"
-                await asyncio.gather(*(client.post(url, json={"messages": []}) for _ in range(8)))
+            await asyncio.gather(*(endpoint.post(b'{"messages": []}') for _ in range(8)))
+            await endpoint.close()
 
         asyncio.run(eight_at_once())
         assert server.connections_accepted == 3

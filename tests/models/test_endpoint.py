@@ -1,6 +1,6 @@
-"""The aiohttp transport under the openai SDK: connection faults keep their meaning, replies arrive whole.
+"""The lean client's aiohttp endpoint: connection faults keep their meaning, replies arrive whole.
 
-Each fault is made by a real socket on 127.0.0.1 and seen through the SDK, as a run sees it.
+Each fault is made by a real socket on 127.0.0.1 and seen through the client, as a run sees it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import aiohttp
-import httpx2
 import openai
-import pytest
+from autogen_core.models import UserMessage
 
 from rolecall.agents._retry import classify
-from rolecall.models._aiohttp import AiohttpTransport, httpx_error
+from rolecall.models._direct import DirectOpenAIChatCompletionClient
 
 COMPLETION = {
     "id": "c1",
@@ -69,22 +67,17 @@ def _read_request(connection: socket.socket) -> bytes:
 
 
 def _ask(base_url: str, timeout: float = 5.0, calls: int = 1) -> list[object]:
-    """``calls`` chat completions through the SDK over one transport, each under its own
-    ``asyncio.run`` (as a client reused across runs is); the replies or the errors raised."""
-    transport = AiohttpTransport()
-    client = openai.AsyncOpenAI(
-        base_url=base_url,
-        api_key="sk-test",
-        max_retries=0,
-        timeout=timeout,
-        http_client=httpx2.AsyncClient(transport=transport),
+    """``calls`` completions through one lean client, each under its own ``asyncio.run`` (as a
+    client reused across runs is); the replies' text or the errors raised."""
+    client = DirectOpenAIChatCompletionClient(
+        model="gpt-4o-mini", base_url=base_url, api_key="sk-test", max_retries=0, timeout=timeout
     )
     outcomes: list[object] = []
 
     async def one() -> None:
         try:
-            reply = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-            outcomes.append(reply.choices[0].message.content)
+            reply = await client.create([UserMessage(content="x", source="user")])
+            outcomes.append(reply.content)
         except Exception as error:
             outcomes.append(error)
 
@@ -153,23 +146,5 @@ def test_a_compressed_reply_is_decoded_and_the_transport_serves_a_second_event_l
 
     with raw_server(answer) as url:
         assert _ask(url, calls=2) == ["hi", "hi"]
-    # The SDK's headers reach the server as it wrote them.
+    # The SDK client's headers reach the server.
     assert all(b"authorization: bearer sk-test" in head.lower() for head in heads)
-
-
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (aiohttp.ConnectionTimeoutError(), httpx2.ConnectTimeout),
-        (aiohttp.SocketTimeoutError(), httpx2.ReadTimeout),
-        (TimeoutError(), httpx2.ReadTimeout),
-        (aiohttp.ServerDisconnectedError(), httpx2.RemoteProtocolError),
-        (aiohttp.ClientPayloadError("cut short"), httpx2.ReadError),
-        (aiohttp.ClientOSError(104, "reset by peer"), httpx2.ReadError),
-        (aiohttp.InvalidURL("ftp://x"), httpx2.UnsupportedProtocol),
-    ],
-)
-def test_each_aiohttp_error_becomes_the_httpx_error_of_the_same_meaning(
-    error: Exception, expected: type[Exception]
-) -> None:
-    assert type(httpx_error(error)) is expected
