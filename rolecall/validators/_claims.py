@@ -21,7 +21,6 @@ Plain small integers (counts, days, quantities) and free prose are not read: the
 from __future__ import annotations
 
 import bisect
-import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +46,8 @@ _AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _TOLERANCE = 0.005
+# Returned amounts whose pairwise sums and differences count as stated (a total, a balance).
+_PAIRED_AMOUNTS = 200
 
 # A sentence reporting an action as done ("The refund has been issued", "I've cancelled it").
 _DONE_VERBS = (
@@ -84,49 +85,76 @@ def _numbers_in(text: str) -> list[float]:
 
 
 class _Known:
-    """What the assistant could know before one of its messages."""
+    """What the assistant could know before a message: the background (facts, prior calls, the
+    plan) and the messages read so far. It grows as :meth:`read_up_to` goes through the dialogue,
+    so each message and each value is read once, not once per assistant message after it."""
 
-    def __init__(self, evidence: DialogueEvidence, end: int) -> None:
-        results = [parsed(m.get("content")) for m in evidence.messages[:end] if m.get("role") == "tool"]
-        calls = [
-            call.get("function", {}).get("arguments", "")
-            for m in evidence.messages[:end]
-            if m.get("role") == "assistant"
-            for call in m.get("tool_calls") or []
-        ]
-        said = [content_text(m.get("content")) for m in evidence.messages[:end] if m.get("role") in ("system", "user")]
+    def __init__(self, evidence: DialogueEvidence) -> None:
+        self._messages = evidence.messages
+        self._read = 0
+        self._texts: list[str] = []
+        self._numbers: list[float] = []  # stated in text: money and counts alike
+        self._returned: list[float] = []  # numeric leaves of results and the background
+        self._cents: list[float] = []  # a field in cents is an amount only once divided by 100
+        self._pair_values: list[float] = []  # totals and balances of two returned amounts
+        self._joined: str | None = None
+        self._sorted: tuple[list[float], list[float]] | None = None
         background: list[Any] = [evidence.facts]
         background += [[prior.arguments, prior.output] for prior in evidence.prior_calls]
         background += [call.literals() for turn in evidence.turns for call in turn.calls]
-        texts = [norm(text) for text in said + calls]
-        texts += [text for value in [*results, *background] for text in texts_of(value)]
-        self.text = " \n ".join(texts)
-        numbers = [n for text in said + calls for n in _numbers_in(text)]
-        returned: list[float] = []
-        cents: list[float] = []  # a field in cents is an amount only once divided by 100
-        for key, leaf in (pair for value in [*results, *background] for pair in keyed_leaves(value)):
+        for value in background:
+            self._add_value(value)
+
+    def read_up_to(self, end: int) -> None:
+        """Take in the messages before ``end`` not read yet."""
+        for message in self._messages[self._read : end]:
+            role = message.get("role")
+            if role == "tool":
+                self._add_value(parsed(message.get("content")))
+            elif role == "assistant":
+                for call in message.get("tool_calls") or []:
+                    self._add_text(call.get("function", {}).get("arguments", ""))
+            elif role in ("system", "user"):
+                self._add_text(content_text(message.get("content")))
+        self._read = max(self._read, end)
+        self._joined, self._sorted = None, None
+
+    def _add_text(self, text: str) -> None:
+        self._texts.append(norm(text))
+        self._numbers += _numbers_in(text)
+
+    def _add_value(self, value: Any) -> None:
+        self._texts += texts_of(value)
+        for key, leaf in keyed_leaves(value):
             if isinstance(leaf, bool):
                 continue
             if isinstance(leaf, int | float):
                 if "cents" in key.lower():
-                    cents.append(float(leaf))
-                    returned.append(leaf / 100)
+                    self._cents.append(float(leaf))
+                    self._add_returned(leaf / 100)
                 else:
-                    returned.append(float(leaf))
+                    self._add_returned(float(leaf))
                 if 0 < leaf <= 1:
-                    returned.append(leaf * 100)  # a rate of 0.15 stated as 15%
+                    self._add_returned(leaf * 100)  # a rate of 0.15 stated as 15%
             elif isinstance(leaf, str):
-                numbers += _numbers_in(leaf)
-        pairs = itertools.combinations(returned[:200], 2)  # totals and balances of two returned amounts
-        self.money = sorted(numbers + returned + [value for a, b in pairs for value in (a + b, abs(a - b))])
-        self.numbers = sorted(self.money + cents)
+                self._numbers += _numbers_in(leaf)
+
+    def _add_returned(self, value: float) -> None:
+        if len(self._returned) < _PAIRED_AMOUNTS:
+            self._pair_values += [v for other in self._returned for v in (value + other, abs(value - other))]
+        self._returned.append(value)
 
     def has_token(self, token: str) -> bool:
-        return re.search(rf"(?<![A-Za-z0-9]){re.escape(norm(token))}(?![A-Za-z0-9])", self.text) is not None
+        if self._joined is None:
+            self._joined = " \n ".join(self._texts)
+        return re.search(rf"(?<![A-Za-z0-9]){re.escape(norm(token))}(?![A-Za-z0-9])", self._joined) is not None
 
     def has_number(self, value: float, money: bool) -> bool:
         """Whether ``value`` was given; as ``money`` (a stated currency), not as a count of cents."""
-        known = self.money if money else self.numbers
+        if self._sorted is None:
+            money_values = sorted(self._numbers + self._returned + self._pair_values)
+            self._sorted = (money_values, sorted(money_values + self._cents))
+        known = self._sorted[0] if money else self._sorted[1]
         at = bisect.bisect_left(known, value - _TOLERANCE)
         return at < len(known) and known[at] < value + _TOLERANCE
 
@@ -252,6 +280,7 @@ def _success_problems(evidence: DialogueEvidence) -> list[str]:
 def claim_problems(evidence: DialogueEvidence) -> list[str]:
     """Every claim in the assistant's text that disagrees with what it was told (see the module)."""
     fields = _status_fields(evidence.output_schemas)
+    known = _Known(evidence)
     problems: list[str] = []
     for index, message in enumerate(evidence.messages):
         if message.get("role") != "assistant":
@@ -259,7 +288,7 @@ def claim_problems(evidence: DialogueEvidence) -> list[str]:
         text = content_text(message.get("content"))
         if not text.strip():
             continue
-        known = _Known(evidence, index)
+        known.read_up_to(index)
         problems += [
             f"message {index} names {token!r}, which no result, call or message before it holds"
             for token in dict.fromkeys(_claimed_ids(text))

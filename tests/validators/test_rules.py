@@ -928,6 +928,20 @@ def test_an_amount_in_cents_is_stated_in_units_not_as_the_raw_count() -> None:
     assert not _claims(evidence, "Done; a 35% fee applies.")[0]
 
 
+def test_a_claim_is_held_against_what_came_before_its_message_not_after() -> None:
+    """Only the cancellation's result (message 9) gives $45.00 and the refund id."""
+    evidence = base()
+    set_result(
+        evidence, "call_3", {"order_id": "ORD-1001", "status": "cancelled", "refund_cents": 4500, "refund_id": "RF-77"}
+    )
+    text = "A refund of $45.00 (RF-77) is on its way."
+    assert _claims(evidence, text) == (True, "")  # message 10, after the result
+    evidence.messages[6]["content"] = text
+    passed, why = check(evidence, "claims_match_results")
+    assert not passed
+    assert "message 6 names 'RF-77'" in why and "message 6 states '$45.00'" in why
+
+
 def _with_status_enum(evidence: DialogueEvidence) -> DialogueEvidence:
     members = ["open", "shipped", "delivered", "cancelled"]
     orders = evidence.output_schemas["list_orders"]["properties"]["orders"]["items"]["properties"]
