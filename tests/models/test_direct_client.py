@@ -126,6 +126,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "tools": {"tools": [LOOKUP]},
     "named tool": {"tools": [LOOKUP], "tool_choice": LOOKUP},
     "no tool": {"tools": [LOOKUP], "tool_choice": "none"},
+    "a tool required": {"tools": [LOOKUP], "tool_choice": "required"},
+    "tools as schemas": {"tools": [LOOKUP.schema, {"name": "close_ticket"}]},
     "json": {"json_output": True},
     "reply type": {"json_output": Verdict},
     "sampling": {"extra_create_args": {"temperature": 0.2, "seed": 7, "max_tokens": 50}},
@@ -242,6 +244,21 @@ def test_server_errors_raise_the_sdk_errors_the_retries_classify(server: _Record
     server.status = 429
     outcomes = _both(server, {}, REPLIES["text"])
     assert [result for _, result in outcomes] == [openai.RateLimitError, openai.RateLimitError]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"tools": [LOOKUP.schema], "tool_choice": FunctionTool(lambda: None, "x", name="other_tool")},
+        {"tool_choice": LOOKUP},
+        {"tools": [{"name": "not a valid name"}]},
+    ],
+)
+def test_a_tool_choice_or_tool_autogen_refuses_is_refused_before_sending(server: _Recorder, call: dict) -> None:
+    for client_class in (OpenAIChatCompletionClient, DirectOpenAIChatCompletionClient):
+        with pytest.raises(ValueError):
+            asyncio.run(client_class(**_config(server)).create(list(HISTORY), **call))
+    assert server.bodies == []
 
 
 # Set per request by the SDK (its retry count and timeout) or by each HTTP library.
