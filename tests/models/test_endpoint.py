@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import openai
+import pytest
 from autogen_core.models import UserMessage
 
 from rolecall.agents._retry import classify
@@ -148,3 +149,24 @@ def test_a_compressed_reply_is_decoded_and_the_transport_serves_a_second_event_l
         assert _ask(url, calls=2) == ["hi", "hi"]
     # The SDK client's headers reach the server.
     assert all(b"authorization: bearer sk-test" in head.lower() for head in heads)
+
+
+def test_requests_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As httpx did: HTTP_PROXY is honoured (the model's host does not even resolve here)."""
+    body = json.dumps(COMPLETION).encode()
+    heads: list[bytes] = []
+
+    def proxy(connection: socket.socket) -> None:
+        with connection:
+            heads.append(_read_request(connection))
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+
+    with raw_server(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert _ask("http://model.invalid/v1") == ["hi"]
+    assert heads[0].startswith(b"POST http://model.invalid/v1/chat/completions ")
