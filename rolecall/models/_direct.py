@@ -6,8 +6,9 @@ mock run's CPU, profiled), then builds pydantic models of the reply, and AutoGen
 again for a log event nobody may be listening to. At thousands of dialogues that is the
 framework's main cost per model call.
 
-This client keeps AutoGen's part as it is (its conversion of messages, tools, tool choice and
-reply formats: ``_process_create_args``, pinned with autogen-ext) and replaces the rest: the
+This client keeps AutoGen's conversion of messages and reply formats (``_process_create_args``,
+pinned with autogen-ext), writes the tools and tool choice as AutoGen does without its per-tool
+Protocol checks (``_tool_params``), and replaces the rest: the
 request body is serialised once and posted over aiohttp with the SDK client's URL, headers and
 timeout (see ``_endpoint``), errors are the SDK's own, and the reply JSON becomes a
 ``CreateResult`` the way AutoGen makes one. Tests compare request bodies, headers, errors and

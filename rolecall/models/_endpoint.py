@@ -58,11 +58,10 @@ class ChatEndpoint:
         self._timeout = aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read)
         self._connections = connections
         # Read once (httpx reads them too): HTTP(S)_PROXY, unless NO_PROXY names the host.
-        host = urllib.parse.urlsplit(url).hostname or ""
-        proxies = urllib.request.getproxies()
-        scheme = urllib.parse.urlsplit(url).scheme
-        self._proxy = None if urllib.request.proxy_bypass(host) else proxies.get(scheme)
-        self._ssl: ssl.SSLContext | bool = _certifi_context() if scheme == "https" else True
+        parts = urllib.parse.urlsplit(url)
+        bypass = urllib.request.proxy_bypass(parts.hostname or "")
+        self._proxy = None if bypass else urllib.request.getproxies().get(parts.scheme)
+        self._ssl: ssl.SSLContext | bool = _certifi_context() if parts.scheme == "https" else True
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
