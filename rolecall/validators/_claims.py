@@ -97,6 +97,7 @@ class _Known:
         self._returned: list[float] = []  # numeric leaves of results and the background
         self._cents: list[float] = []  # a field in cents is an amount only once divided by 100
         self._pair_values: list[float] = []  # totals and balances of two returned amounts
+        self.result_leaves: list[tuple[str, Any]] = []  # (key, leaf) of the tool results read so far
         self._joined: str | None = None
         self._sorted: tuple[list[float], list[float]] | None = None
         background: list[Any] = [evidence.facts]
@@ -107,25 +108,29 @@ class _Known:
 
     def read_up_to(self, end: int) -> None:
         """Take in the messages before ``end`` not read yet."""
+        if end <= self._read:
+            return
         for message in self._messages[self._read : end]:
             role = message.get("role")
             if role == "tool":
-                self._add_value(parsed(message.get("content")))
+                self.result_leaves += self._add_value(parsed(message.get("content")))
             elif role == "assistant":
                 for call in message.get("tool_calls") or []:
                     self._add_text(call.get("function", {}).get("arguments", ""))
             elif role in ("system", "user"):
                 self._add_text(content_text(message.get("content")))
-        self._read = max(self._read, end)
+        self._read = end
         self._joined, self._sorted = None, None
 
     def _add_text(self, text: str) -> None:
         self._texts.append(norm(text))
         self._numbers += _numbers_in(text)
 
-    def _add_value(self, value: Any) -> None:
+    def _add_value(self, value: Any) -> list[tuple[str, Any]]:
+        """Take in a result or background value; its (key, leaf) pairs."""
         self._texts += texts_of(value)
-        for key, leaf in keyed_leaves(value):
+        leaves = list(keyed_leaves(value))
+        for key, leaf in leaves:
             if isinstance(leaf, bool):
                 continue
             if isinstance(leaf, int | float):
@@ -138,6 +143,7 @@ class _Known:
                     self._add_returned(leaf * 100)  # a rate of 0.15 stated as 15%
             elif isinstance(leaf, str):
                 self._numbers += _numbers_in(leaf)
+        return leaves
 
     def _add_returned(self, value: float) -> None:
         if len(self._returned) < _PAIRED_AMOUNTS:
@@ -220,12 +226,11 @@ def _stated(member: str, text: str) -> bool:
     return False
 
 
-def _status_problems(index: int, text: str, evidence: DialogueEvidence, fields: dict[str, set[str]]) -> list[str]:
-    """A status stated while the results show another one for that field, and nowhere this one."""
+def _status_problems(index: int, text: str, pairs: list[tuple[str, Any]], fields: dict[str, set[str]]) -> list[str]:
+    """A status stated while the results before message ``index`` (their (key, leaf) ``pairs``)
+    show another one for that field, and nowhere this one."""
     if not fields:
         return []
-    results = [parsed(m.get("content")) for m in evidence.messages[:index] if m.get("role") == "tool"]
-    pairs = [pair for result in results for pair in keyed_leaves(result)]
     # Another field may hold the same word ("approved" as a request's status and as an approval's).
     anywhere = {leaf.casefold() for _, leaf in pairs if isinstance(leaf, str)}
     seen: dict[str, set[str]] = {}
@@ -299,5 +304,5 @@ def claim_problems(evidence: DialogueEvidence) -> list[str]:
             for written, value, money in dict.fromkeys(_claimed_amounts(text))
             if not known.has_number(value, money)
         ]
-        problems += _status_problems(index, text, evidence, fields)
+        problems += _status_problems(index, text, known.result_leaves, fields)
     return problems + _success_problems(evidence)
