@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from autogen_core import EVENT_LOGGER_NAME, CancellationToken, FunctionCall
 from autogen_core.logging import LLMCallEvent
 from autogen_core.models import (
@@ -143,7 +144,7 @@ class DirectOpenAIChatCompletionClient(OpenAIChatCompletionClient):
         if params.response_format is not None:
             body["response_format"] = _response_format(params.response_format)
         body = self._request_body(body)
-        post = self._endpoint().post(json.dumps(body).encode())
+        post = self._endpoint().post(orjson.dumps(body))  # json.dumps was 4.5% of a mock run's CPU, orjson ~15x less
         if cancellation_token is not None:
             future = asyncio.ensure_future(post)
             cancellation_token.link_future(future)
@@ -153,7 +154,7 @@ class DirectOpenAIChatCompletionClient(OpenAIChatCompletionClient):
         if reply.status >= 400:  # made by the SDK, as its own requests make them
             raise self._client._make_status_error_from_response(self._endpoint().as_httpx(reply))
         try:
-            data = json.loads(reply.content)
+            data = orjson.loads(reply.content)
         except ValueError:
             data = None
         if not isinstance(data, dict):

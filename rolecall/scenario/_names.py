@@ -7,12 +7,21 @@ an argument's value came from), so both read names the same way.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 
 def name_words(name: str) -> list[str]:
     """A tool name's words, lower-cased, split at ``_``, ``-``, ``.`` and camelCase humps
     ("issue_refund", "issueRefund" -> ["issue", "refund"]); a leading separator gives a first ""."""
-    return [word.lower() for word in re.split(r"[_\-.]|(?<=[a-z])(?=[A-Z])", name)]
+    return list(_name_words(name))
+
+
+@lru_cache(maxsize=4096)  # a scenario has a few hundred names; the planner and the rules ask per call
+def _name_words(name: str) -> tuple[str, ...]:
+    return tuple(word.lower() for word in _NAME_SEPARATOR.split(name))
+
+
+_NAME_SEPARATOR = re.compile(r"[_\-.]|(?<=[a-z])(?=[A-Z])")
 
 
 # First words of a tool name that read state without changing it.

@@ -27,7 +27,7 @@ from typing import Any
 
 from rolecall.scenario import name_words
 from rolecall.validators._evidence import DialogueEvidence, ToolCallView
-from rolecall.validators._values import content_text, keyed_leaves, norm, parsed, show, texts_of
+from rolecall.validators._values import content_text, keyed_leaves, norm, parsed, show, texts_of, token_in
 
 # An identifier: letters and digits joined by - or _ ("ORD-1001", "rf_41qfs5ebk16j"), or capitals
 # followed by three or more digits ("INC0012345"). "24-hour" and "2-step" are a number and a word.
@@ -153,7 +153,7 @@ class _Known:
     def has_token(self, token: str) -> bool:
         if self._joined is None:
             self._joined = " \n ".join(self._texts)
-        return re.search(rf"(?<![A-Za-z0-9]){re.escape(norm(token))}(?![A-Za-z0-9])", self._joined) is not None
+        return token_in(norm(token), self._joined)
 
     def has_number(self, value: float, money: bool) -> bool:
         """Whether ``value`` was given; as ``money`` (a stated currency), not as a count of cents."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -148,9 +149,21 @@ def content_words(text: str) -> set[str]:
     return {word for word in plain_words(text) if len(word) >= 4}
 
 
+_ASCII_ALNUM = frozenset(string.ascii_letters + string.digits)
+
+
 def token_in(value: str, text: str) -> bool:
-    """Whether ``value`` stands in ``text`` as a whole token: "W-1" is not in "W-12345"."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", text) is not None
+    """Whether ``value`` stands in ``text`` as a whole token: "W-1" is not in "W-12345".
+
+    Searched with ``str.find`` rather than a regex: values differ per dialogue, so a pattern per
+    value missed re's cache and was compiled on every call (2.4% of a mock run's CPU)."""
+    start = 0
+    while (found := text.find(value, start)) != -1:
+        end = found + len(value)
+        if (found == 0 or text[found - 1] not in _ASCII_ALNUM) and (end == len(text) or text[end] not in _ASCII_ALNUM):
+            return True
+        start = found + 1
+    return False
 
 
 # An amount of money with its unit: "$100", "€ 12.50", "100 dollars", "12.5 usd".
