@@ -141,8 +141,8 @@ _ADVERTISED_MAX = 256
 
 
 def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[ModelT]:
-    """A subclass of ``base`` that validates like ``base`` but shows models ``schema``; one per
-    distinct schema, reused.
+    """A subclass of ``base`` that shows models ``schema`` and validates as ``base`` (its
+    ``model_validate`` returns a ``base`` instance); one per distinct schema, reused.
 
     The schema it shows is a fresh copy every time: openai's strict-schema conversion edits the
     schema it is given in place, and callers validate results against the original.
@@ -154,8 +154,10 @@ def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[
         return known  # type: ignore[return-value]
     schema = copy.deepcopy(schema)  # the caller's dict may change later; this type's must not
 
+    # Its own validator is never built (defer_build; validation is the base's): most plan types
+    # are used once, and building one was most of a type's cost.
     class _Advertised(base):  # type: ignore[valid-type,misc]
-        model_config = ConfigDict(title=name)
+        model_config = ConfigDict(title=name, defer_build=True)
 
         @classmethod
         def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -164,6 +166,14 @@ def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[
         @classmethod
         def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
             return copy.deepcopy(schema)
+
+        @classmethod
+        def model_validate(cls, obj: Any, **kwargs: Any) -> Any:
+            return base.model_validate(obj, **kwargs)
+
+        @classmethod
+        def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:
+            return base.model_validate_json(json_data, **kwargs)
 
     _Advertised.__name__ = name
     _ADVERTISED[key] = _Advertised

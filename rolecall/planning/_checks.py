@@ -6,6 +6,7 @@ import json
 import random
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from rolecall.planning._graph import compatible, schema_at
@@ -86,7 +87,12 @@ def example_values(tools: Mapping[str, Tool]) -> set[str]:
     for tool in tools.values():
         texts.append(tool.description)
         texts += [str(s.get("description", "")) for s in (tool.parameters.get("properties") or {}).values()]
-    return {match.group() for text in texts for match in _EXAMPLE_VALUE.finditer(text)}
+    return set(_examples_in(tuple(texts)))
+
+
+@lru_cache(maxsize=64)  # the same descriptions for every plan of a scenario
+def _examples_in(texts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(match.group() for text in texts for match in _EXAMPLE_VALUE.finditer(text))
 
 
 def copied_example_problems(plan: TurnPlan, tools: Mapping[str, Tool], facts: Mapping[str, Any]) -> list[str]:

@@ -12,6 +12,8 @@ schema itself, reported where it stands.
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -68,10 +70,29 @@ def dialect_of(schema: Mapping[str, Any]) -> type[Validator]:
     return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
 
 
+# Validators by the identity of their schema, least recently used first. Building one cost about
+# as much as the check it makes (the tool simulator and the rules check every call's values
+# against the scenario's few schemas). A validator holds its schema, so while it is cached the
+# schema's id cannot be reused by another object; the identity is checked all the same.
+_VALIDATORS: OrderedDict[int, Validator] = OrderedDict()
+_VALIDATORS_MAX = 1024
+_VALIDATORS_LOCK = threading.Lock()  # the embedded model's grounding asks from its worker thread
+
+
 def value_validator(schema: Mapping[str, Any]) -> Validator:
-    """Validates values against ``schema`` (formats checked)."""
+    """Validates values against ``schema`` (formats checked); one per schema object, reused."""
+    with _VALIDATORS_LOCK:
+        known = _VALIDATORS.get(id(schema))
+        if known is not None and known.schema is schema:
+            _VALIDATORS.move_to_end(id(schema))
+            return known
     cls = dialect_of(schema)
-    return _bounded(cls)(schema, format_checker=cls.FORMAT_CHECKER)
+    validator = _bounded(cls)(schema, format_checker=cls.FORMAT_CHECKER)
+    with _VALIDATORS_LOCK:
+        _VALIDATORS[id(schema)] = validator
+        if len(_VALIDATORS) > _VALIDATORS_MAX:
+            _VALIDATORS.popitem(last=False)
+    return validator
 
 
 def meta_validator(schema: Mapping[str, Any]) -> Validator:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from openai.lib._pydantic import to_strict_json_schema
+from pydantic import ValidationError
 
 import rolecall
 from rolecall.agents import PlanReply, json_object_reply
@@ -196,3 +197,23 @@ def test_reply_types_kept_are_bounded_and_the_recently_used_stay() -> None:
         json_object_reply("once_result", schema(number))
         assert json_object_reply("steady_result", schema(-1)) is steady
     assert len(_replies._ADVERTISED) <= _replies._ADVERTISED_MAX
+
+
+def test_a_reply_type_validates_as_its_base_without_building_a_validator_of_its_own() -> None:
+    """Building a pydantic validator was most of a new plan type's cost, and most are used once."""
+    from rolecall.agents import plan_reply_for
+
+    tool = {"name": "find", "parameters": {"type": "object", "properties": {"email": {"type": "string"}}}}
+    reply_type = plan_reply_for([tool], max_calls=2, reference_paths=[("validates_as_base",)])
+    reply = reply_type.model_validate(
+        {"calls": [{"id": "$1", "name": "find", "arguments": {"email": "a@b.c"}}], "goal": "g"}
+    )
+    assert isinstance(reply, PlanReply) and reply.calls[0].arguments == {"email": "a@b.c"}
+    assert (
+        reply_type.model_validate_json('{"calls": [{"id": "$1", "name": "find", "arguments": {}}], "goal": "g"}').goal
+        == "g"
+    )
+    with pytest.raises(ValidationError):
+        reply_type.model_validate({"calls": [], "goal": "g"})  # the base's own bounds still hold
+    assert not reply_type.__pydantic_complete__  # its own core schema was never built
+    assert reply_type.model_json_schema()["properties"]["calls"]["maxItems"] == 2
