@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -53,11 +53,18 @@ from rolecall.models._usage import MeasuredUsage
 _events = logging.getLogger(EVENT_LOGGER_NAME)
 
 
-@lru_cache(maxsize=256)
+# Response formats by reply type, kept as long as the type lives: the reply types' own cache
+# (rolecall.agents) is the one bound; an lru_cache here kept 256 types alive that it had let go.
+_RESPONSE_FORMATS: weakref.WeakKeyDictionary[type[BaseModel], dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def _response_format(reply_type: type[BaseModel]) -> dict[str, Any]:
     """The ``json_schema`` response format the SDK's ``parse`` sends for ``reply_type``: built
     once per type (turning a model into a strict schema costs more than the rest of a request)."""
-    return dict(type_to_response_format_param(reply_type))  # type: ignore[arg-type]
+    known = _RESPONSE_FORMATS.get(reply_type)
+    if known is None:
+        known = _RESPONSE_FORMATS[reply_type] = dict(type_to_response_format_param(reply_type))  # type: ignore[arg-type]
+    return known
 
 
 def _tool_params(tools: Sequence[Tool | ToolSchema]) -> list[dict[str, Any]]:

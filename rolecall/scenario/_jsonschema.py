@@ -75,7 +75,7 @@ def dialect_of(schema: Mapping[str, Any]) -> type[Validator]:
 # against the scenario's few schemas). A validator holds its schema, so while it is cached the
 # schema's id cannot be reused by another object; the identity is checked all the same.
 _VALIDATORS: OrderedDict[int, Validator] = OrderedDict()
-_VALIDATORS_MAX = 1024
+_VALIDATORS_MAX = 256
 _VALIDATORS_LOCK = threading.Lock()  # the embedded model's grounding asks from its worker thread
 
 

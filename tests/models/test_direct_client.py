@@ -289,3 +289,21 @@ def test_the_factory_puts_openai_configs_on_the_lean_path(server: _Recorder) -> 
     for connections in (None, 8):
         factory = ModelFactory({"default": config}, connections=connections)
         assert type(factory.client_for("user")) is DirectOpenAIChatCompletionClient
+
+
+def test_a_response_format_is_kept_only_while_its_reply_type_lives() -> None:
+    """Reply types are bounded by their own cache; this one must not keep evicted ones alive."""
+    import gc
+    import weakref
+
+    from rolecall.models._direct import _response_format
+
+    class Passing(BaseModel):
+        text: str
+
+    first = _response_format(Passing)
+    assert first["json_schema"]["name"] == "Passing" and _response_format(Passing) is first  # built once
+    alive = weakref.ref(Passing)
+    del Passing
+    gc.collect()
+    assert alive() is None
