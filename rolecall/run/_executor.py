@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
 from rolecall.agents import RoleBackend
+from rolecall.run._heap import HeapTrimmer
 from rolecall.run._job import DialogueJob, DialogueOutcome, produce_dialogue
 
 
@@ -58,10 +59,11 @@ LOOKAHEAD = 4
 class AsyncioExecutor:
     """Runs up to ``concurrency`` dialogues at once in the current event loop, on one backend."""
 
-    def __init__(self, backend: RoleBackend, concurrency: int = 1):
+    def __init__(self, backend: RoleBackend, concurrency: int = 1, heap: HeapTrimmer | None = None):
         self.backend = backend
         self.concurrency = max(1, concurrency)
         self.window = LOOKAHEAD * self.concurrency
+        self.heap = heap or HeapTrimmer()  # in every process that runs dialogues: here, workers, actors
 
     async def run(self, jobs: Iterable[DialogueJob]) -> AsyncIterator[DialogueOutcome]:
         pending = iter(jobs)
@@ -84,6 +86,7 @@ class AsyncioExecutor:
                 outcome = await in_flight[0]
                 in_flight.popleft()
                 start_next()
+                self.heap.dialogue_done()
                 yield outcome
         finally:
             for task in in_flight:  # an interrupted run leaves nothing running behind it

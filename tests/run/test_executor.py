@@ -9,6 +9,7 @@ from typing import Any
 
 from rolecall.run import AsyncioExecutor, DialogueJob, DialogueOutcome, produce_dialogue
 from rolecall.run._executor import combined_model_time
+from rolecall.run._heap import HeapTrimmer, _malloc_trim
 from tests.dialogue.test_session import GOOD_STEPS, Backend, _context, polite_user
 
 
@@ -90,3 +91,27 @@ def test_model_time_of_several_processes_is_summed_per_role() -> None:
         "user": {"calls": 3, "seconds": 1.0},
     }
     assert list(combined_model_time([worker, driver])) == ["planner", "user"]
+
+
+def test_the_executor_hands_freed_memory_back_every_so_many_dialogues(tmp_path: Path) -> None:
+    context = _context(tmp_path)
+    trimmed: list[int] = []
+    heap = HeapTrimmer(every=4, trim=lambda pad: trimmed.append(pad) or 1)
+
+    async def collect() -> int:
+        executor = AsyncioExecutor(_JudgingBackend(), concurrency=3, heap=heap)
+        return len([outcome async for outcome in executor.run(DialogueJob(context, i) for i in range(10))])
+
+    assert asyncio.run(collect()) == 10
+    assert trimmed == [0, 0] and heap.trims == 2  # after dialogues 4 and 8
+
+
+def test_the_c_librarys_trim_is_found_where_it_has_one() -> None:
+    import platform
+
+    trim = _malloc_trim()
+    if platform.libc_ver()[0] == "glibc":
+        assert trim is not None and trim(0) in (0, 1)
+    heap = HeapTrimmer(every=1, trim=None)  # whatever this platform has; never an error
+    heap.dialogue_done()
+    assert heap.trims == (1 if trim is not None else 0)
