@@ -121,6 +121,15 @@ class DataflowGraph:
         self.output_schemas = output_schemas
         self.edges: list[Edge] = list(self._find_edges())
         self._stems: tuple[dict[str, set[str]], dict[str, float]] | None = None  # see _tool_stems
+        # Indexes of the fixed edges and inputs: the planner samples a dozen chains per turn.
+        self._edges_out: dict[str, list[Edge]] = {name: [] for name in self.tools}
+        self._edges_in: dict[str, list[Edge]] = {name: [] for name in self.tools}
+        for edge in self.edges:
+            self._edges_out[edge.source].append(edge)
+            self._edges_in[edge.target].append(edge)
+        self._internal: dict[str, frozenset[str]] = {name: self._required_ids(name) for name in self.tools}
+        self._producers = sorted({edge.source for edge in self.edges})
+        self._starts = [name for name in self._producers if not self._internal[name]] or self._producers
 
     def _find_edges(self) -> Iterator[Edge]:
         for source in self.tools.values():
@@ -159,16 +168,17 @@ class DataflowGraph:
         """The outputs that can feed ``target``'s ``parameter``."""
         return [edge for edge in self.edges if edge.target == target and edge.parameter == parameter]
 
-    def _internal_inputs(self, tool: str) -> set[str]:
+    def _internal_inputs(self, tool: str) -> frozenset[str]:
         """Required parameters that hold ids a user cannot know (``*_id``): another call must supply them."""
-        parameters = self.tools[tool].parameters
-        required = parameters.get("required") or []
-        return {name for name in required if name == "id" or name.endswith("_id")}
+        return self._internal[tool]
+
+    def _required_ids(self, tool: str) -> frozenset[str]:
+        required = self.tools[tool].parameters.get("required") or []
+        return frozenset(name for name in required if name == "id" or name.endswith("_id"))
 
     def _fed(self, tool: str, chosen: list[str]) -> bool:
-        wanted = self._internal_inputs(tool)
-        fed = {edge.parameter for edge in self.edges if edge.target == tool and edge.source in chosen}
-        return wanted <= fed
+        wanted = self._internal[tool]
+        return not wanted or wanted <= {edge.parameter for edge in self._edges_in[tool] if edge.source in chosen}
 
     def sample_chain(self, rng: random.Random, length: int) -> list[str]:
         """A connected set of up to ``length`` tools, in an order where producers come first.
@@ -178,19 +188,18 @@ class DataflowGraph:
         ids those tools can supply: every plan can then be written without inventing an id.
         Falls back to any producer when a domain has no such start.
         """
-        names = sorted(self.tools)
-        producers = sorted({edge.source for edge in self.edges})
-        starts = [name for name in producers if not self._internal_inputs(name)] or producers
-        if length <= 1 or not producers:
-            single = [name for name in names if not self._internal_inputs(name)] or names
+        if length <= 1 or not self._producers:
+            names = sorted(self.tools)
+            single = [name for name in names if not self._internal[name]] or names
             return [rng.choice(single)]
-        chain = [rng.choice(starts)]
+        chain = [rng.choice(self._starts)]
         while len(chain) < length:
             options = sorted(
                 {
                     edge.target
-                    for edge in self.edges
-                    if edge.source in chain and edge.target not in chain and self._fed(edge.target, chain)
+                    for source in chain
+                    for edge in self._edges_out[source]
+                    if edge.target not in chain and self._fed(edge.target, chain)
                 }
             )
             if not options:
