@@ -12,8 +12,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 # Replies this short ("Thank you!", "You're welcome.") are fine to say twice.
 MAX_FREE_REPEAT_WORDS = 2
@@ -169,3 +171,15 @@ def json_or_text(value: Any) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def json_bytes(value: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] | None = None) -> bytes:
+    """``value`` as compact UTF-8 JSON, written by orjson (request bodies and cache keys: about
+    15x less CPU than ``json``); what orjson refuses (an integer beyond 64 bits, a key it cannot
+    write) is written by ``json`` instead, which raises where ``json`` always did."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        return orjson.dumps(value, default=default, option=option)
+    except TypeError:
+        text = json.dumps(value, default=default, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"))
+        return text.encode()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from rolecall.text import plain_words, repeats, topic_stems
+from rolecall.text import json_bytes, plain_words, repeats, topic_stems
 
 FOUND = "I found the order with order number W-48213. The order ID is ord_7h2k9x4m1q, and it is placed."
 
@@ -37,3 +39,19 @@ def test_topic_stems_keep_content_words_and_meet_across_word_forms() -> None:
     assert {"refun", "skill", "handl", "crack", "arriv"} <= stems
     assert not stems & {"she", "wants", "the", "when", "was"}
     assert topic_stems("issue_refund") == {"issue", "refun"} and topic_stems("refunded") == {"refun"}
+
+
+def test_json_bytes_is_compact_json_that_reads_back_the_same() -> None:
+    value = {"b": [1, 2.5, None, True], "a": {"text": "café ✓", "n": -3}}
+    assert json.loads(json_bytes(value)) == value
+    assert json_bytes(value, sort_keys=True).startswith(b'{"a":{"n":-3,"text":"caf\xc3\xa9')
+    assert json_bytes({1: "x"}) == b'{"1":"x"}'  # keys written as json writes them
+
+
+def test_json_bytes_writes_what_orjson_refuses_and_raises_where_json_did() -> None:
+    huge = {"maximum": 10**30}  # a scenario's schema may hold an integer beyond 64 bits
+    assert json.loads(json_bytes(huge)) == huge
+    assert json.loads(json_bytes(huge, sort_keys=True, default=str)) == huge
+    with pytest.raises(TypeError):
+        json_bytes({"x": object()})  # not JSON, and no default: an error, as before
+    assert json.loads(json_bytes({"x": object()}, default=lambda _: "obj")) == {"x": "obj"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from rolecall.text import json_bytes
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -136,7 +137,7 @@ class JsonObjectReply(RootModel[dict[str, Any]]):
 # schemas. Plan types differ by chain and by what earlier turns returned, so most are used once;
 # each holds about 10 KB, so the cache is kept small (4,096 of them were 40 MB, the growth of
 # a 5,000-dialogue run's memory).
-_ADVERTISED: OrderedDict[tuple[type, str, str], type] = OrderedDict()
+_ADVERTISED: OrderedDict[tuple[type, str, bytes], type] = OrderedDict()
 _ADVERTISED_MAX = 256
 
 
@@ -147,7 +148,7 @@ def _advertising(base: type[ModelT], name: str, schema: dict[str, Any]) -> type[
     The schema it shows is a fresh copy every time: openai's strict-schema conversion edits the
     schema it is given in place, and callers validate results against the original.
     """
-    key = (base, name, json.dumps(schema, sort_keys=True, default=str))
+    key = (base, name, json_bytes(schema, sort_keys=True, default=str))
     known = _ADVERTISED.get(key)
     if known is not None:
         _ADVERTISED.move_to_end(key)

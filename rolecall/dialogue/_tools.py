@@ -129,6 +129,8 @@ class ToolSimulator:
         self.rng = rng
         self.fault_settings = faults
         self.facts = facts
+        # The persona's facts as every tool prompt shows them: written once per dialogue, not per call.
+        self._facts_text = json.dumps(facts, ensure_ascii=False, indent=1) if facts else "(none)"
         self.date = date
         self.attempts = attempts
         self.calls: list[SimulatedCall] = []
@@ -239,7 +241,7 @@ class ToolSimulator:
                 tool_description=tool.description or "(none)",
                 parameters=json.dumps(tool.parameters, ensure_ascii=False),
                 output_schema=json.dumps(schema, ensure_ascii=False),
-                facts=json.dumps(self.facts, ensure_ascii=False, indent=1) if self.facts else "(none)",
+                facts=self._facts_text,
                 history=self._history(),
                 arguments=json.dumps(arguments, ensure_ascii=False),
                 feedback=feedback,

@@ -49,6 +49,7 @@ from pydantic import BaseModel
 from rolecall.models._endpoint import ChatEndpoint, endpoint_of
 from rolecall.models._errors import NotAChatCompletion
 from rolecall.models._usage import MeasuredUsage
+from rolecall.text import json_bytes
 
 _events = logging.getLogger(EVENT_LOGGER_NAME)
 
@@ -151,7 +152,7 @@ class DirectOpenAIChatCompletionClient(OpenAIChatCompletionClient):
         if params.response_format is not None:
             body["response_format"] = _response_format(params.response_format)
         body = self._request_body(body)
-        post = self._endpoint().post(orjson.dumps(body))  # json.dumps was 4.5% of a mock run's CPU, orjson ~15x less
+        post = self._endpoint().post(json_bytes(body))  # json.dumps was 4.5% of a mock run's CPU
         if cancellation_token is not None:
             future = asyncio.ensure_future(post)
             cancellation_token.link_future(future)
