@@ -54,7 +54,11 @@ class LlamaCppClientConfig(BaseModel):
     model: str = Field(default=DEFAULT_MODEL, description="A packaged model name (ignored when model_path is set).")
     model_path: str | None = Field(default=None, description="A GGUF file to use instead of a packaged model.")
     n_ctx: int = Field(default=8192, ge=512)
-    n_threads: int | None = Field(default=None, description="CPU threads; default: all cores.")
+    n_threads: int | None = Field(
+        default=None,
+        description="CPU threads; default: all cores. On cores busy with other work 1 can be faster: llama.cpp's "
+        "threads wait for each other after every step (benchmarks/threads.py).",
+    )
     temperature: float = Field(default=0.3, ge=0.0)
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)
     seed: int = 0
