@@ -128,7 +128,6 @@ class ToolSimulator:
         self.role = role
         self.rng = rng
         self.fault_settings = faults
-        self.facts = facts
         # The persona's facts as every tool prompt shows them: written once per dialogue, not per call.
         self._facts_text = json.dumps(facts, ensure_ascii=False, indent=1) if facts else "(none)"
         self.date = date

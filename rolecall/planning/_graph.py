@@ -168,11 +168,8 @@ class DataflowGraph:
         """The outputs that can feed ``target``'s ``parameter``."""
         return [edge for edge in self.edges if edge.target == target and edge.parameter == parameter]
 
-    def _internal_inputs(self, tool: str) -> frozenset[str]:
-        """Required parameters that hold ids a user cannot know (``*_id``): another call must supply them."""
-        return self._internal[tool]
-
     def _required_ids(self, tool: str) -> frozenset[str]:
+        """Required parameters that hold ids a user cannot know (``*_id``): another call must supply them."""
         required = self.tools[tool].parameters.get("required") or []
         return frozenset(name for name in required if name == "id" or name.endswith("_id"))
 
