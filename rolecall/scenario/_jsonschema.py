@@ -33,21 +33,35 @@ def _compiled(pattern: str) -> regex.Pattern[str]:
     return regex.compile(pattern)
 
 
-def _bounded_pattern(validator: Validator, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "string") or not isinstance(pattern, str):
-        return
+def _pattern_problem(pattern: str, instance: str) -> str | None:
+    """Why ``instance`` fails ``pattern``, or None when it matches."""
     try:
         found = _compiled(pattern).search(instance, timeout=PATTERN_TIMEOUT_S)
     except regex.error as error:
-        yield ValidationError(f"{pattern!r} is not a valid regular expression: {error}")
+        return f"{pattern!r} is not a valid regular expression: {error}"
     except TimeoutError:
-        yield ValidationError(
+        return (
             f"{pattern!r} took over {PATTERN_TIMEOUT_S} s to match a value of {len(instance)} characters "
             "(a pattern that backtracks catastrophically)"
         )
-    else:
-        if found is None:
-            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+    return None if found is not None else f"{instance!r} does not match {pattern!r}"
+
+
+# Short values are checked again and again (an id in a call's arguments, its result, the rules'
+# second look), and a match under a time limit costs ten times one without (the ``regex``
+# package starts a clock): answers for short values are kept. A timeout is kept too, so a
+# catastrophic pattern costs its time limit once per value, not at every check.
+_known_pattern_problem = functools.lru_cache(maxsize=4096)(_pattern_problem)
+_KEPT_VALUE_CHARS = 256
+
+
+def _bounded_pattern(validator: Validator, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string") or not isinstance(pattern, str):
+        return
+    check = _known_pattern_problem if len(instance) <= _KEPT_VALUE_CHARS else _pattern_problem
+    problem = check(pattern, instance)
+    if problem is not None:
+        yield ValidationError(problem)
 
 
 @functools.cache

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import openai
 import pytest
-from autogen_core import FunctionCall
+from autogen_core import FunctionCall, Image
 from autogen_core.models import (
     AssistantMessage,
     CreateResult,
@@ -307,3 +308,76 @@ def test_a_response_format_is_kept_only_while_its_reply_type_lives() -> None:
     del Passing
     gc.collect()
     assert alive() is None
+
+
+# A 1x1 PNG: an image in a user message, which a model without vision must refuse.
+_PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+_INFO = {"vision": False, "function_calling": True, "json_output": True, "structured_output": True, "family": "unknown"}
+
+# Cases of AutoGen's request preparation beyond the common one: (config changes, history, call).
+SETUPS: dict[str, tuple[dict[str, Any], list[LLMMessage], dict[str, Any]]] = {
+    "several system messages allowed": ({"model_info": {**_INFO, "multiple_system_messages": True}}, HISTORY, {}),
+    "system messages apart": (
+        {},
+        [*HISTORY, SystemMessage(content="Answer in French.")],
+        {},
+    ),
+    "only empty system messages": ({}, [SystemMessage(content=" "), *HISTORY[2:]], {}),
+    "a claude model's last assistant text": (
+        {"model": "claude-3-haiku-20240307"},
+        [*HISTORY[:3], AssistantMessage(content="Let me check.  \n", source="a")],
+        {},
+    ),
+    "a known model family": ({"model": "gpt-4o", "model_info": {**_INFO, "family": "gpt-4o"}}, HISTORY, {}),
+    "names in messages": ({"add_name_prefixes": True, "include_name_in_message": False}, HISTORY, {}),
+    "a reply type the older way": ({}, HISTORY, {"extra_create_args": {"response_format": Verdict}}),
+    "a reply type and a response format": (
+        {},
+        HISTORY,
+        {"json_output": Verdict, "extra_create_args": {"response_format": {"type": "json_object"}}},
+    ),
+    "two reply types": ({}, HISTORY, {"json_output": Verdict, "extra_create_args": {"response_format": Verdict}}),
+    "text mode": ({}, HISTORY, {"json_output": False}),
+    "json_output of another kind": ({}, HISTORY, {"json_output": dict}),
+    "JSON from a model without it": ({"model_info": {**_INFO, "json_output": False}}, HISTORY, {"json_output": True}),
+    "a reply type from a model without structured output": (
+        {"model_info": {**_INFO, "structured_output": False}},
+        HISTORY,
+        {"json_output": Verdict},
+    ),
+    "an unknown create argument": ({}, HISTORY, {"extra_create_args": {"temperatur": 0.2}}),
+    "an image for a model without vision": (
+        {},
+        [*HISTORY, UserMessage(content=["Is this it?", Image.from_base64(_PIXEL)], source="user")],
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SETUPS)
+def test_the_request_is_prepared_as_autogen_prepares_it(server: _Recorder, name: str) -> None:
+    """Same body, or the same error before sending, and the same warnings."""
+    changes, history, call = SETUPS[name]
+    text = json.dumps({"consistent": True, "reason": "ok"})
+    server.reply = {**REPLIES["text"], "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    outcomes = []
+    for client_class in (OpenAIChatCompletionClient, DirectOpenAIChatCompletionClient):
+        client = client_class(**{**_config(server), **changes})
+        messages = [message.model_copy(deep=True) for message in history]  # AutoGen strips Claude's text in place
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                asyncio.run(client.create(messages, **call))
+                outcome: Any = server.bodies.pop()
+            except ValueError as error:
+                outcome = str(error)
+                assert server.bodies == []
+        # The preparation's own warnings; AutoGen's reading of the reply warns of other things.
+        prepared = [(w.category, str(w.message)) for w in caught if "response_format" in str(w.message)]
+        outcomes.append((outcome, prepared))
+    (autogen, autogen_warnings), (direct, direct_warnings) = outcomes
+    assert direct == autogen
+    assert direct_warnings == autogen_warnings
+    if "response_format" in call.get("extra_create_args", {}):
+        assert autogen_warnings  # what the comparison is for

@@ -23,3 +23,30 @@ def test_a_validator_answers_for_its_own_schema_after_many_others() -> None:
         assert value_validator({"type": "string", "maxLength": number}).schema["maxLength"] == number
     assert value_validator(kept).schema is kept and value_validator(kept).is_valid(3)
     assert not validator.is_valid("3")
+
+
+def test_pattern_answers_are_kept_for_short_values_and_agree_with_a_fresh_match() -> None:
+    from rolecall.scenario import _jsonschema
+
+    validator = value_validator({"type": "string", "pattern": "^W-[0-9]{5}$"})
+    kept = _jsonschema._known_pattern_problem
+    kept.cache_clear()
+    for value in ("W-48213", "W-4821", "w-48213", "W-48213"):
+        assert validator.is_valid(value) is (_jsonschema._pattern_problem("^W-[0-9]{5}$", value) is None)
+    assert [validator.is_valid(v) for v in ("W-48213", "W-4821", "w-48213")] == [True, False, False]
+    assert kept.cache_info().hits == 4 and kept.cache_info().misses == 3  # the repeats were not matched again
+    long_value = "W-" + "4" * 300
+    assert not validator.is_valid(long_value)
+    assert kept.cache_info().currsize == 3  # long values are not kept
+
+
+def test_a_catastrophic_pattern_costs_its_time_limit_once_per_value() -> None:
+    from rolecall.scenario import _jsonschema
+
+    validator = value_validator({"type": "string", "pattern": "^(a|aa)+$"})
+    value = "a" * 39 + "!"
+    first = [error.message for error in validator.iter_errors(value)]
+    misses = _jsonschema._known_pattern_problem.cache_info().misses
+    again = [error.message for error in validator.iter_errors(value)]
+    assert first == again and "backtracks catastrophically" in first[0]
+    assert _jsonschema._known_pattern_problem.cache_info().misses == misses

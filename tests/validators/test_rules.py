@@ -135,7 +135,7 @@ def base() -> DialogueEvidence:
     return DialogueEvidence(
         messages=messages,
         tools=copy.deepcopy(TOOLS),  # tests edit schemas: the module's tools stay as written
-        output_schemas={tool.name: tool.returns or {} for tool in TOOLS.values()},
+        output_schemas={tool.name: copy.deepcopy(tool.returns or {}) for tool in TOOLS.values()},
         turns=turns,
         facts={"date": "2026-03-14", "name": "Ana Ruiz", "email": EMAIL},
     )
