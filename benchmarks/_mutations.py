@@ -281,9 +281,16 @@ def unit_mismatch(record: Record, context: Context) -> Record | None:
     return _restate_amount(record, context, f"${amount}", amount)
 
 
-def unplanned_write(record: Record, context: Context) -> Record | None:
-    """A state-changing call nobody planned or asked for, just before the last reply."""
+def _stems(tool: str) -> set[str]:
+    return {w[:5] for w in name_words(tool)[1:] if len(w) >= 4}
+
+
+def _unplanned_write(record: Record, context: Context, sibling: bool) -> Record | None:
+    """A state-changing call nobody planned or asked for, just before the last reply: a tool none
+    of whose words the user said, or (``sibling``) one that shares a word with a planned write
+    and whose other words the user never said (``add_order_note`` beside ``cancel_order``)."""
     planned = {call["name"] for call in _planned(record)}
+    planned_writes = [name for name in planned if name in context.tools and context.tools[name].effect[0] == "write"]
     users = " ".join(record["messages"][i]["content"] for i in _user_indexes(record)).lower()
     known: dict[str, str] = {}
     for _, call in _calls(record):
@@ -293,32 +300,72 @@ def unplanned_write(record: Record, context: Context) -> Record | None:
     if at is None:
         return None
     for tool in context.tools.values():
-        stems = {w[:5] for w in name_words(tool.name)[1:] if len(w) >= 4}
-        if tool.effect[0] != "write" or tool.name in planned or any(s in users for s in stems):
+        stems = _stems(tool.name)
+        if tool.effect[0] != "write" or tool.name in planned:
             continue
-        properties = tool.parameters.get("properties") or {}
-        arguments: dict[str, Any] = {}
-        for name in tool.parameters.get("required") or []:
-            schema = properties.get(name) or {}
-            if name in known:
-                arguments[name] = known[name]
-            elif schema.get("enum"):
-                arguments[name] = schema["enum"][0]
-            elif schema.get("type") == "integer":
-                arguments[name] = 1
-            else:
-                break
-        else:
-            call = {"id": "call_w1", "type": "function", "function": {"name": tool.name, "arguments": "{}"}}
-            _set_arguments(call, arguments)
-            _insert(
-                record,
-                at,
-                {"role": "assistant", "content": None, "tool_calls": [call]},
-                {"role": "tool", "tool_call_id": "call_w1", "content": json.dumps({"status": "done"})},
-            )
-            return record
+        if sibling:
+            shared = [stems & _stems(name) for name in planned_writes]
+            own = stems - set().union(*shared) if shared else stems
+            if not any(s and all(w in users for w in s) for s in shared) or not own or any(w in users for w in own):
+                continue
+        elif any(s in users for s in stems):
+            continue
+        # Free text in the user's own words, so that only the call's being unasked is wrong with it.
+        prose = " ".join(record["messages"][_user_indexes(record)[0]]["content"].split()[:8])
+        arguments = _instance(tool.parameters, "", known, prose)
+        result = _instance(context.output_schemas.get(tool.name) or {"type": "object"}, "", known, prose)
+        if arguments is None or result is None:
+            continue
+        call = {"id": "call_w1", "type": "function", "function": {"name": tool.name, "arguments": "{}"}}
+        _set_arguments(call, arguments)
+        _insert(
+            record,
+            at,
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_w1", "content": json.dumps(result)},
+        )
+        return record
     return None
+
+
+def _instance(schema: Any, key: str, known: dict[str, str], prose: str) -> Any:
+    """A small value that ``schema`` accepts, with the dialogue's own values for keys it returned
+    (an ``order_id`` from a result); None when one cannot be made (a pattern with no such value)."""
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if key in known:
+        return known[key]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        value = {}
+        for name in schema.get("required") or []:
+            value[name] = _instance(properties.get(name) or {}, name, known, prose)
+            if value[name] is None:
+                return None
+        return value
+    if kind == "array":
+        return [] if not schema.get("minItems") else None
+    if kind in ("integer", "number"):
+        return max(1, schema.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    if kind == "string" and "pattern" not in schema:
+        return {"date": "2026-03-14", "date-time": "2026-03-14T10:00:00Z"}.get(schema.get("format", ""), prose)
+    return None
+
+
+def unplanned_write(record: Record, context: Context) -> Record | None:
+    return _unplanned_write(record, context, sibling=False)
+
+
+def unplanned_sibling_write(record: Record, context: Context) -> Record | None:
+    return _unplanned_write(record, context, sibling=True)
 
 
 def wrong_entity(record: Record, context: Context) -> Record | None:
@@ -505,6 +552,38 @@ def duplicate(record: Record, context: Context) -> Record | None:
     return record
 
 
+def repeated_write(record: Record, context: Context) -> Record | None:
+    """A state-changing call made again on the same entity right after it succeeded, with one
+    other argument changed to a value nobody said (a second cancellation with another reason)."""
+    for _, call in reversed(_calls(record)):
+        tool = context.tools.get(call["function"]["name"])
+        answer = _answer_index(record, call["id"])
+        if tool is None or tool.effect[0] != "write" or answer is None:
+            continue
+        if "error" in (_result(record, call["id"]) or {}):
+            continue
+        arguments = _arguments(call)
+        properties = tool.parameters.get("properties") or {}
+        if not any(_is_identifier(key) for key in arguments):
+            continue
+        for key, value in arguments.items():
+            schema = properties.get(key) or {}
+            if _is_identifier(key) or not isinstance(value, str):
+                continue
+            others = [m for m in schema.get("enum") or [] if m != value]
+            if schema.get("enum") and not others:
+                continue
+            arguments[key] = others[0] if others else "as agreed earlier"
+            again = copy.deepcopy(call)
+            again["id"] = "call_again"
+            _set_arguments(again, arguments)
+            result = copy.deepcopy(record["messages"][answer])
+            result["tool_call_id"] = "call_again"
+            _insert(record, answer + 1, {"role": "assistant", "content": None, "tool_calls": [again]}, result)
+            return record
+    return None
+
+
 def unanswered(record: Record, context: Context) -> Record | None:
     """A call whose result is missing."""
     calls = _calls(record)
@@ -534,6 +613,7 @@ CLEAN_VARIANTS: dict[str, Mutation] = {
 }
 DEFECTS: dict[str, Mutation] = {
     "unplanned_write": unplanned_write,
+    "unplanned_sibling_write": unplanned_sibling_write,
     "wrong_entity": wrong_entity,
     "unit_mismatch": unit_mismatch,
     "hidden_dropped": hidden_dropped,
@@ -545,15 +625,18 @@ DEFECTS: dict[str, Mutation] = {
     "narration_step": narration_step,
     "narration_value": narration_value,
     "duplicate": duplicate,
+    "repeated_write": repeated_write,
     "unanswered": unanswered,
     "agent_voice": agent_voice,
 }
 # Kinds that rules must catch (the issue's target: recall >= 0.95 each); the rest are semantic.
 STRUCTURAL = (
     "unplanned_write",
+    "unplanned_sibling_write",
     "hidden_dropped",
     "hidden_late",
     "duplicate",
+    "repeated_write",
     "unanswered",
     "unit_mismatch",
     "contradict_amount",

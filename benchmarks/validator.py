@@ -10,10 +10,12 @@ Every copy then gets exactly one change, applied by code so that its label is ex
 
 - clean variants, which the validator must keep: the prose original itself; a free-text argument
   typed in capitals with a full stop; the amount stated by the user in dollars (the call in cents);
-- defects, one per copy, which it must reject (``_mutations.DEFECTS``: an unplanned write, an id of
-  another kind, dollars passed as cents, a hidden call dropped or made late, a reply that
-  contradicts a result's amount, id or status, success claimed after an error, a user who names
-  or states a hidden step, a duplicated call, an unanswered call, a user who speaks as the agent).
+- defects, one per copy, which it must reject (``_mutations.DEFECTS``: an unplanned write, an
+  unplanned write that shares a word with the planned one (``add_order_note`` beside
+  ``cancel_order``), an id of another kind, dollars passed as cents, a hidden call dropped or made
+  late, a reply that contradicts a result's amount, id or status, success claimed after an error,
+  a user who names or states a hidden step, a duplicated call, a write made again on the same
+  entity with a changed value nobody said, an unanswered call, a user who speaks as the agent).
 
 Reports, per kind: how many copies, the share the rules together reject (recall; for clean
 variants, the share they keep: precision), and which rules fire. With ``--judge-sample K``, the

@@ -30,6 +30,7 @@ READ_VERBS = frozenset(
         *("get", "find", "list", "search", "lookup", "look", "check", "view", "show", "read", "query"),
         *("fetch", "track", "verify", "validate", "count", "describe", "estimate", "calculate"),
         *("compute", "quote", "preview", "browse", "retrieve", "inspect", "status"),
+        "think",  # a scratchpad tool (tau-bench's ``think``): it records a thought, nothing else
     ]
 )
 

@@ -16,7 +16,7 @@ from rolecall.planning import descendants, literal_values
 from rolecall.scenario import action_stems
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
-from rolecall.validators._evidence import CheckResult, DialogueEvidence, check_outcome
+from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
 from rolecall.validators._phenomena import (
     change_of_mind_followed,
     mistakes_corrected,
@@ -44,6 +44,7 @@ from rolecall.validators._values import (
     schema_problem,
     show,
     texts_of,
+    token_in,
     word_stems,
     wrong_kind,
 )
@@ -290,16 +291,56 @@ def outputs_match_schema(evidence: DialogueEvidence) -> CheckResult:
 
 
 def no_duplicate_calls(evidence: DialogueEvidence) -> CheckResult:
+    """No call is made twice with the same arguments after it was answered, and no state-changing
+    call is made again on the same entity (the same identifier arguments) after it succeeded,
+    unless the user gave a new value for it in between: cancelling an order that the first call
+    cancelled, with another reason, is as wrong as the exact repeat."""
     answered: dict[str, str] = {}  # signature -> id of an earlier call that did not fail
+    done: dict[str, ToolCallView] = {}  # write tool and its identifier arguments -> the call that did it
     problems = []
     for view in evidence.tool_calls():
         arguments = json.dumps(view.arguments, sort_keys=True) if view.arguments is not None else view.raw_arguments
         signature = f"{view.name}:{arguments}"
+        entity = _written_entity(evidence, view)
         if signature in answered:
             problems.append(f"{view.call_id} repeats {answered[signature]} {view.name}({show(view.raw_arguments)})")
-        elif view.fault is None:  # retrying after a fault is legitimate
-            answered[signature] = view.call_id
+        elif entity in done and not _new_value_from_user(evidence, done[entity], view):
+            earlier = done[entity]
+            problems.append(
+                f"{view.call_id} {view.name} changes {entity.partition(':')[2]} again after {earlier.call_id} "
+                "did, with no new value from the user"
+            )
+        if view.fault is None:  # retrying after a fault is legitimate
+            answered.setdefault(signature, view.call_id)
+            if entity is not None and not (isinstance(view.result, dict) and "error" in view.result):
+                done[entity] = view
     return check_outcome("no_duplicate_calls", problems)
+
+
+def _written_entity(evidence: DialogueEvidence, view: ToolCallView) -> str | None:
+    """``tool:{identifier arguments}`` for a state-changing call that names what it changes."""
+    tool = evidence.tools.get(view.name)
+    if tool is None or tool.effect[0] != "write" or view.arguments is None:
+        return None
+    ids = {key: value for key, value in view.arguments.items() if is_identifier(key)}
+    return f"{view.name}:{json.dumps(ids, sort_keys=True, ensure_ascii=False)}" if ids else None
+
+
+def _new_value_from_user(evidence: DialogueEvidence, earlier: ToolCallView, view: ToolCallView) -> bool:
+    """Whether an argument that changed since ``earlier`` holds a value the user said between the two."""
+    assert view.arguments is not None and earlier.arguments is not None
+    between = " \n ".join(
+        norm(content_text(m.get("content")))
+        for m in evidence.messages[earlier.position + 1 : view.position]
+        if m.get("role") == "user"
+    )
+    changed = [value for key, value in view.arguments.items() if earlier.arguments.get(key) != value]
+    return any(
+        token_in(norm(str(leaf)), between)
+        for value in changed
+        for leaf in literal_values(value)
+        if leaf is not None and not isinstance(leaf, bool) and str(leaf).strip()
+    )
 
 
 def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
@@ -337,18 +378,38 @@ def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
 
 def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
     """A call to a state-changing tool must be planned, or asked for by the user before it:
-    a refund nobody wanted is in the database of a stateful benchmark, whatever the assistant says."""
+    a refund nobody wanted is in the database of a stateful benchmark, whatever the assistant says.
+
+    The user asked for a tool when their words name what it does (the stems of its name past a
+    generic verb) and no other state-changing tool fits their words better (see ``_fits_better``):
+    "change the address of my pending order" asks for ``modify_pending_order_address``, not for
+    ``modify_pending_order_payment``, though the second shares three of its four words."""
     planned_tools = {call.name for call in planned_calls(evidence)}
+    writes = {name: action_stems(name) for name, tool in evidence.tools.items() if tool.effect[0] == "write"}
     problems = []
     for view in evidence.tool_calls():
-        tool = evidence.tools.get(view.name)
-        if tool is None or tool.effect[0] != "write" or view.name in planned_tools:
+        if view.name not in writes or view.name in planned_tools:
             continue
-        user_text = " ".join(said(evidence.messages, "user", view.position))
-        asked = word_stems(user_text)
-        if not action_stems(view.name) & asked:
-            problems.append(f"{view.call_id} {view.name} changes state, but was neither planned nor asked for")
+        asked = word_stems(" ".join(said(evidence.messages, "user", view.position)))
+        stems = writes[view.name]
+        better = next(
+            (other for other, its in writes.items() if other != view.name and _fits_better(its, stems, asked)), None
+        )
+        if not stems & asked or better is not None:
+            because = f" (the user's words ask for {better})" if stems & asked else ""
+            problems.append(f"{view.call_id} {view.name} changes state, but was neither planned nor asked for{because}")
     return check_outcome("no_unplanned_writes", problems)
+
+
+def _fits_better(other: set[str], stems: set[str], asked: set[str]) -> bool:
+    """Whether the user's words (``asked``) name the tool with stems ``other`` better than the one
+    with ``stems``: every stem they share with the second they share with the first, and either
+    more of them, or all of the first's and not all of the second's ("my ticket id" names
+    ``create_ticket`` whole, and ``add_ticket_comment`` without its comment)."""
+    named, named_other = stems & asked, other & asked
+    if not named <= named_other:
+        return False
+    return named < named_other or (other <= asked and not stems <= asked)
 
 
 def claims_match_results(evidence: DialogueEvidence) -> CheckResult:

@@ -581,6 +581,42 @@ def test_retry_after_fault_is_neither_a_duplicate_nor_a_wrong_reference() -> Non
     assert not passed and "call_2c repeats call_2 list_orders" in reason
 
 
+def _cancelled_again(said_between: str | None, result: Any = None) -> DialogueEvidence:
+    """ORD-1001 is cancelled (call_3); then cancelled again with another reason (call_3b)."""
+    evidence = base()
+    again = [
+        ask(call("call_3b", "cancel_order", order_id="ORD-1001", reason="damaged box")),
+        answer("call_3b", {"order_id": "ORD-1001", "status": "cancelled"}),
+    ]
+    if said_between is not None:
+        again = [reply("Anything else?"), user(said_between), *again]
+    if result is not None:
+        evidence.messages[9] = answer("call_3", result)
+    insert(evidence, 10, *again)
+    return evidence
+
+
+def test_a_state_change_made_again_on_the_same_entity_is_a_duplicate() -> None:
+    passed, reason = check(_cancelled_again(None), "no_duplicate_calls")
+    assert not passed
+    assert 'call_3b cancel_order changes {"order_id": "ORD-1001"} again after call_3 did' in reason
+    # The user asking again without a new value does not make the second change right.
+    assert not check(_cancelled_again("Did you cancel ORD-1001? Please cancel it."), "no_duplicate_calls")[0]
+
+
+@pytest.mark.parametrize(
+    ("said_between", "first_result"),
+    [
+        ("Sorry, the reason is really: damaged box.", None),  # the user gave the new value
+        (None, {"error": {"code": "conflict", "message": "Order is locked."}}),  # the first one failed
+    ],
+)
+def test_a_state_change_made_again_with_a_new_value_or_after_a_failure_passes(
+    said_between: str | None, first_result: Any
+) -> None:
+    assert check(_cancelled_again(said_between, first_result), "no_duplicate_calls") == (True, "")
+
+
 def test_duplicates_compare_parsed_arguments_regardless_of_key_order() -> None:
     evidence = mutated(_duplicate)  # call_2b lists the same arguments in another order
     assert (
@@ -834,11 +870,48 @@ def test_a_state_changing_call_the_user_asked_for_passes() -> None:
     assert check(_with_unplanned_refund(said), "no_unplanned_writes")[0]
 
 
+NOTE = Tool(
+    "add_order_note",
+    "Add a note to an order.",
+    {"type": "object", "properties": {"order_id": STR, "note": STR}, "required": ["order_id", "note"]},
+    {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+)
+
+
+def _with_unplanned_note(said: str) -> DialogueEvidence:
+    """The user's words share "order" with add_order_note, as they do with the planned cancel_order."""
+    evidence = base()
+    evidence.tools["add_order_note"] = NOTE
+    set_user(evidence, 7, said)
+    note = call("call_9", "add_order_note", order_id="ORD-1001", note="late")
+    insert(evidence, 10, ask(note), answer("call_9", {"ok": True}))
+    return evidence
+
+
+def test_a_write_that_shares_words_with_the_one_asked_for_is_not_asked_for() -> None:
+    passed, reason = check(_with_unplanned_note("Please cancel ORD-1001, it arrived too late."), "no_unplanned_writes")
+    assert not passed
+    assert "call_9 add_order_note changes state, but was neither planned nor asked for" in reason
+    assert "(the user's words ask for cancel_order)" in reason
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Please cancel ORD-1001, it arrived too late, and add a note to the order saying why.",
+        "Please put a note on ORD-1001 saying it arrived too late.",  # "note" alone names it
+    ],
+)
+def test_a_write_whose_own_words_the_user_said_is_asked_for(said: str) -> None:
+    assert check(_with_unplanned_note(said), "no_unplanned_writes") == (True, "")
+
+
 @pytest.mark.parametrize(
     ("name", "extensions", "effect"),
     [
         ("get_order", {}, "read"),
         ("checkStatus", {}, "read"),
+        ("think", {}, "read"),
         ("issue_refund", {}, "write"),
         ("get_token", {"x-readonly": False}, "write"),  # the scenario's word wins
         ("archive_order", {"x-readonly": True}, "read"),
