@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rolecall.planning import descendants, literal_values
-from rolecall.scenario import action_stems
+from rolecall.scenario import action_stems, name_words
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
@@ -44,7 +44,6 @@ from rolecall.validators._values import (
     schema_problem,
     show,
     texts_of,
-    token_in,
     word_stems,
     wrong_kind,
 )
@@ -327,20 +326,25 @@ def _written_entity(evidence: DialogueEvidence, view: ToolCallView) -> str | Non
 
 
 def _new_value_from_user(evidence: DialogueEvidence, earlier: ToolCallView, view: ToolCallView) -> bool:
-    """Whether an argument that changed since ``earlier`` holds a value the user said between the two."""
+    """Whether an argument that changed since ``earlier`` holds a value the user said between the
+    two, as ``arguments_grounded`` reads values (a note's prose by most of its content words)."""
     assert view.arguments is not None and earlier.arguments is not None
-    between = " \n ".join(
+    between = [
         norm(content_text(m.get("content")))
         for m in evidence.messages[earlier.position + 1 : view.position]
         if m.get("role") == "user"
-    )
-    changed = [value for key, value in view.arguments.items() if earlier.arguments.get(key) != value]
-    return any(
-        token_in(norm(str(leaf)), between)
-        for value in changed
-        for leaf in literal_values(value)
-        if leaf is not None and not isinstance(leaf, bool) and str(leaf).strip()
-    )
+    ]
+    tool = evidence.tools.get(view.name)
+    properties = (tool.parameters.get("properties") or {}) if tool is not None else {}
+    for key, value in view.arguments.items():
+        if earlier.arguments.get(key) == value:
+            continue
+        schema = properties.get(key) if isinstance(properties.get(key), Mapping) else {}
+        leaves = [value] if isinstance(value, str) or is_number(value) else list(literal_values(value))
+        said = [leaf for leaf in leaves if is_number(leaf) or (isinstance(leaf, str) and leaf.strip())]
+        if any(grounded(leaf, between, [], schema, key) for leaf in said):
+            return True
+    return False
 
 
 def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
@@ -381,9 +385,11 @@ def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
     a refund nobody wanted is in the database of a stateful benchmark, whatever the assistant says.
 
     The user asked for a tool when their words name what it does (the stems of its name past a
-    generic verb) and no other state-changing tool fits their words better (see ``_fits_better``):
-    "change the address of my pending order" asks for ``modify_pending_order_address``, not for
-    ``modify_pending_order_payment``, though the second shares three of its four words."""
+    generic verb), including the words that set it apart from the other state-changing tools when
+    it has any, and no other state-changing tool fits their words better (see ``_fits_better``).
+    "Change the address of my pending order" asks for ``modify_pending_order_address``, not for
+    ``modify_pending_order_payment``, though the second shares three of its four words; "store
+    credit for my late order" does not ask for ``add_order_note``, whose own word is "note"."""
     planned_tools = {call.name for call in planned_calls(evidence)}
     writes = {name: action_stems(name) for name, tool in evidence.tools.items() if tool.effect[0] == "write"}
     problems = []
@@ -392,12 +398,18 @@ def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
             continue
         asked = word_stems(" ".join(said(evidence.messages, "user", view.position)))
         stems = writes[view.name]
+        own = stems - {stem for name, its in writes.items() if name != view.name for stem in its}
         better = next(
             (other for other, its in writes.items() if other != view.name and _fits_better(its, stems, asked)), None
         )
-        if not stems & asked or better is not None:
-            because = f" (the user's words ask for {better})" if stems & asked else ""
-            problems.append(f"{view.call_id} {view.name} changes state, but was neither planned nor asked for{because}")
+        problem = f"{view.call_id} {view.name} changes state, but was neither planned nor asked for"
+        if not stems & asked:
+            problems.append(problem)
+        elif better is not None:
+            problems.append(f"{problem} (the user's words ask for {better})")
+        elif own and not own & asked:
+            words = [word for word in name_words(view.name) if word[:5] in own]
+            problems.append(f"{problem} (the user never said what sets it apart: {', '.join(words)})")
     return check_outcome("no_unplanned_writes", problems)
 
 

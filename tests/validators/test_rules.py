@@ -617,6 +617,23 @@ def test_a_state_change_made_again_with_a_new_value_or_after_a_failure_passes(
     assert check(_cancelled_again(said_between, first_result), "no_duplicate_calls") == (True, "")
 
 
+def test_a_second_note_in_the_users_words_is_a_new_value_and_one_nobody_asked_for_is_not() -> None:
+    def two_notes(second: str) -> DialogueEvidence:
+        evidence = _with_unplanned_note("Please cancel ORD-1001, it arrived too late, and add a note why.")
+        insert(
+            evidence,
+            12,
+            user("Please add one more note: the parcel should go to the back door."),
+            ask(call("call_10", "add_order_note", order_id="ORD-1001", note=second)),
+            answer("call_10", {"ok": True}),
+        )
+        return evidence
+
+    assert check(two_notes("Back door please: the parcel should go there."), "no_duplicate_calls") == (True, "")
+    passed, reason = check(two_notes("Customer is a frequent buyer, be kind."), "no_duplicate_calls")
+    assert not passed and "call_10 add_order_note changes" in reason
+
+
 def test_duplicates_compare_parsed_arguments_regardless_of_key_order() -> None:
     evidence = mutated(_duplicate)  # call_2b lists the same arguments in another order
     assert (
@@ -893,6 +910,17 @@ def test_a_write_that_shares_words_with_the_one_asked_for_is_not_asked_for() -> 
     assert not passed
     assert "call_9 add_order_note changes state, but was neither planned nor asked for" in reason
     assert "(the user's words ask for cancel_order)" in reason
+
+
+def test_a_write_whose_own_word_the_user_never_said_is_not_asked_for() -> None:
+    """The user asks for a refund about an order: add_order_note shares "order" with cancel_order,
+    and only "note" sets it apart; no tool fits the words better, but "note" was never said."""
+    evidence = _with_unplanned_note("Please refund me for ORD-1001, it arrived too late.")
+    evidence.tools["issue_refund"] = REFUND
+    passed, reason = check(evidence, "no_unplanned_writes")
+    assert not passed
+    assert "call_9 add_order_note changes state, but was neither planned nor asked for" in reason
+    assert "(the user never said what sets it apart: note)" in reason
 
 
 @pytest.mark.parametrize(
