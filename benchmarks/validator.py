@@ -20,7 +20,7 @@ Every copy then gets exactly one change, applied by code so that its label is ex
 Reports, per kind: how many copies, the share the rules together reject (recall; for clean
 variants, the share they keep: precision), and which rules fire. With ``--judge-sample K``, the
 judge (the scenario's models, the embedded model by default) votes ``--votes`` times on K copies
-of each kind; 1-, 3- and 5-vote majorities are read from the same votes. Judge answers are
+of each kind (`--judge-kinds` for some); 1-, 3- and 5-vote majorities come from the same votes. Judge answers are
 appended to ``judge.jsonl`` in the work folder as they come, so ``--work DIR`` resumes.
 Writes the summary to benchmarks/results/validator.json. A measurement, not a test.
 """
@@ -127,9 +127,15 @@ def summarise_rules(copies: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def judge_sample(
-    copies: list[dict[str, Any]], loaded: dict[str, Any], sample: int, votes: int, work: Path
+    copies: list[dict[str, Any]],
+    loaded: dict[str, Any],
+    sample: int,
+    votes: int,
+    work: Path,
+    kinds: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``votes`` judge votes on ``sample`` copies of each kind; answers appended to judge.jsonl."""
+    """``votes`` judge votes on ``sample`` copies of each kind (of ``kinds``, or every kind);
+    answers appended to judge.jsonl."""
     from rolecall.agents import AutogenBackend
     from rolecall.models import ModelFactory
 
@@ -143,7 +149,9 @@ async def judge_sample(
     picked = []
     for kind in [*CLEAN_VARIANTS, *DEFECTS]:
         items = [item for item in copies if item["kind"] == kind]
-        picked.append(rng.sample(items, min(sample, len(items))))
+        sampled = rng.sample(items, min(sample, len(items)))  # drawn for every kind: the same copies either way
+        if kinds is None or kind in kinds:
+            picked.append(sampled)
     # Round robin over the kinds, so a run cut short still covers every kind evenly.
     chosen = [group[i] for i in range(sample) for group in picked if i < len(group)]
     factory = ModelFactory(next(iter(loaded.values())).model_configs)
@@ -220,6 +228,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "bench-runs" / "validator", help="work folder")
     parser.add_argument("--judge-sample", type=int, default=0, help="copies per kind the judge votes on")
     parser.add_argument("--votes", type=int, default=5)
+    parser.add_argument(
+        "--judge-kinds", nargs="+", choices=[*CLEAN_VARIANTS, *DEFECTS], help="sample only these kinds for the judge"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "validator.json")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -243,7 +254,9 @@ def main() -> None:
         ),
     }
     if args.judge_sample:
-        summary["judge"] = asyncio.run(judge_sample(copies, loaded, args.judge_sample, args.votes, args.work))
+        summary["judge"] = asyncio.run(
+            judge_sample(copies, loaded, args.judge_sample, args.votes, args.work, args.judge_kinds)
+        )
         summary["judge_votes"] = args.votes
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print_table(summary)
