@@ -159,14 +159,14 @@ class DataflowGraph:
         )
 
     def edges_from(self, tool: str) -> list[Edge]:
-        return [edge for edge in self.edges if edge.source == tool]
+        return list(self._edges_out.get(tool, ()))
 
     def edges_between(self, sources: Sequence[str], target: str) -> list[Edge]:
-        return [edge for edge in self.edges if edge.source in sources and edge.target == target]
+        return [edge for edge in self._edges_in.get(target, ()) if edge.source in sources]
 
     def edges_into(self, target: str, parameter: str) -> list[Edge]:
         """The outputs that can feed ``target``'s ``parameter``."""
-        return [edge for edge in self.edges if edge.target == target and edge.parameter == parameter]
+        return [edge for edge in self._edges_in.get(target, ()) if edge.parameter == parameter]
 
     def _required_ids(self, tool: str) -> frozenset[str]:
         """Required parameters that hold ids a user cannot know (``*_id``): another call must supply them."""

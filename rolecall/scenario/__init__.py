@@ -1,6 +1,6 @@
 """Scenario files: the YAML format, its loader and its precise error reports."""
 
-from rolecall.scenario._jsonschema import meta_validator, value_validator
+from rolecall.scenario._jsonschema import SchemaCache, meta_validator, value_validator
 from rolecall.scenario._loader import (
     LoadedScenario,
     Tool,
@@ -56,6 +56,7 @@ __all__ = [
     "RateLimits",
     "RetrySettings",
     "Scenario",
+    "SchemaCache",
     "Tool",
     "UserBehaviourSettings",
     "UserSettings",

@@ -14,13 +14,15 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 import jsonschema
 import regex
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
+
+T = TypeVar("T")
 
 # The longest a pattern may take to match one value.
 PATTERN_TIMEOUT_S = 0.25
@@ -84,29 +86,50 @@ def dialect_of(schema: Mapping[str, Any]) -> type[Validator]:
     return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
 
 
-# Validators by the identity of their schema, least recently used first. Building one cost about
-# as much as the check it makes (the tool simulator and the rules check every call's values
-# against the scenario's few schemas). A validator holds its schema, so while it is cached the
-# schema's id cannot be reused by another object; the identity is checked all the same.
-_VALIDATORS: OrderedDict[int, Validator] = OrderedDict()
-_VALIDATORS_MAX = 256
-_VALIDATORS_LOCK = threading.Lock()  # the embedded model's grounding asks from its worker thread
+class SchemaCache(Generic[T]):
+    """What was derived from schema objects, by their identity, least recently used first.
+
+    Scenario schemas are loaded once and never changed, and a run checks every call against the
+    same few: deriving from them once (a validator, the status fields of a set of output schemas)
+    saves the derivation per check. An entry holds its schemas, so while it is kept their ids
+    cannot be reused by other objects; the identity is checked all the same. Thread-safe: the
+    embedded model's grounding asks from its worker thread."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[int, ...], tuple[tuple[Any, ...], T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, schemas: Sequence[Any], make: Callable[[], T]) -> T:
+        """The value kept for these very ``schemas``, or ``make()``'s, kept."""
+        kept_schemas = tuple(schemas)
+        key = tuple(map(id, kept_schemas))
+        with self._lock:
+            known = self._entries.get(key)
+            if known is not None and all(a is b for a, b in zip(known[0], kept_schemas, strict=True)):
+                self._entries.move_to_end(key)
+                return known[1]
+        value = make()
+        with self._lock:
+            self._entries[key] = (kept_schemas, value)
+            if len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        return value
+
+
+# Building a validator cost about as much as the check it makes (the tool simulator and the rules
+# check every call's values against the scenario's few schemas).
+_VALIDATORS: SchemaCache[Validator] = SchemaCache(256)
 
 
 def value_validator(schema: Mapping[str, Any]) -> Validator:
     """Validates values against ``schema`` (formats checked); one per schema object, reused."""
-    with _VALIDATORS_LOCK:
-        known = _VALIDATORS.get(id(schema))
-        if known is not None and known.schema is schema:
-            _VALIDATORS.move_to_end(id(schema))
-            return known
-    cls = dialect_of(schema)
-    validator = _bounded(cls)(schema, format_checker=cls.FORMAT_CHECKER)
-    with _VALIDATORS_LOCK:
-        _VALIDATORS[id(schema)] = validator
-        if len(_VALIDATORS) > _VALIDATORS_MAX:
-            _VALIDATORS.popitem(last=False)
-    return validator
+
+    def build() -> Validator:
+        cls = dialect_of(schema)
+        return _bounded(cls)(schema, format_checker=cls.FORMAT_CHECKER)
+
+    return _VALIDATORS.get((schema,), build)
 
 
 def meta_validator(schema: Mapping[str, Any]) -> Validator:

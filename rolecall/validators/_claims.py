@@ -23,12 +23,10 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from rolecall.scenario import name_words
+from rolecall.scenario import SchemaCache, name_words
 from rolecall.validators._evidence import DialogueEvidence, ToolCallView
 from rolecall.validators._values import content_text, keyed_leaves, norm, parsed, show, texts_of, token_in
 
@@ -192,30 +190,19 @@ def _claimed_amounts(text: str) -> list[tuple[str, float, bool]]:
     return claims
 
 
-# Status fields by the identity of the output schemas they were read from, least recently used
-# first: a run checks every dialogue against the same few schemas, and walking them was a third
-# of this rule's time (profiled). An entry holds its schemas, so their ids stay theirs; schemas
-# are not changed once loaded.
-_STATUS_FIELDS: OrderedDict[tuple[int, ...], tuple[list[Any], dict[str, frozenset[str]]]] = OrderedDict()
-_STATUS_FIELDS_MAX = 32
-_STATUS_FIELDS_LOCK = threading.Lock()
+# Status fields by the output schemas they were read from: a run checks every dialogue against
+# the same few schemas, and walking them was a third of this rule's time (profiled).
+_STATUS_FIELDS: SchemaCache[dict[str, frozenset[str]]] = SchemaCache(32)
 
 
 def _status_fields(output_schemas: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     """Status field name -> the members its enums allow, over every tool's output schema."""
     schemas = list(output_schemas.values())
-    key = tuple(map(id, schemas))
-    with _STATUS_FIELDS_LOCK:
-        known = _STATUS_FIELDS.get(key)
-        if known is not None and all(kept is schema for kept, schema in zip(known[0], schemas, strict=True)):
-            _STATUS_FIELDS.move_to_end(key)
-            return known[1]
-    fields = {name: frozenset(members) for name, members in _read_status_fields(schemas).items()}
-    with _STATUS_FIELDS_LOCK:
-        _STATUS_FIELDS[key] = (schemas, fields)
-        if len(_STATUS_FIELDS) > _STATUS_FIELDS_MAX:
-            _STATUS_FIELDS.popitem(last=False)
-    return fields
+
+    def read() -> dict[str, frozenset[str]]:
+        return {name: frozenset(members) for name, members in _read_status_fields(schemas).items()}
+
+    return _STATUS_FIELDS.get(schemas, read)
 
 
 def _read_status_fields(schemas: list[Any]) -> dict[str, set[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from rolecall.scenario import value_validator
 
@@ -50,3 +51,25 @@ def test_a_catastrophic_pattern_costs_its_time_limit_once_per_value() -> None:
     again = [error.message for error in validator.iter_errors(value)]
     assert first == again and "backtracks catastrophically" in first[0]
     assert _jsonschema._known_pattern_problem.cache_info().misses == misses
+
+
+def test_a_schema_cache_answers_for_the_very_schemas_it_was_given() -> None:
+    from rolecall.scenario import SchemaCache
+
+    cache: SchemaCache[str] = SchemaCache(2)
+    first, second = {"type": "string"}, {"type": "integer"}
+    made: list[str] = []
+
+    def make(label: str) -> Callable[[], str]:
+        def build() -> str:
+            made.append(label)
+            return label
+
+        return build
+
+    assert cache.get([first, second], make("a")) == "a"
+    assert cache.get([first, second], make("b")) == "a"  # the same objects: kept
+    assert cache.get([copy.deepcopy(first), second], make("c")) == "c"  # an equal copy: its own entry
+    assert cache.get([second, first], make("d")) == "d"  # another order is another set
+    assert cache.get([first, second], make("e")) == "e"  # the oldest was let go (two at most)
+    assert made == ["a", "c", "d", "e"]
