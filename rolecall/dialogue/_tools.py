@@ -23,6 +23,7 @@ from typing import Any
 from rolecall.agents import Origin, RoleError, RunAborted, StructuredRole, json_object_reply, provenance
 from rolecall.prompts import render
 from rolecall.scenario import FaultSettings, Tool, value_validator
+from rolecall.validators import INVALID_ARGUMENTS
 
 _FAULT_MESSAGES = {
     "not_found": "No matching record was found.",
@@ -187,7 +188,7 @@ class ToolSimulator:
             result, fault = _unknown_tool(name), "unknown_tool"
         else:
             result = error_result("invalid_argument", "The arguments are not a valid JSON object.")
-            fault = "invalid_arguments"
+            fault = INVALID_ARGUMENTS
         origin = provenance(Origin.SCRIPTED, fault=fault)
         self.calls.append(SimulatedCall(call_id, name, {"raw": raw_arguments}, result, fault, origin))
         return json.dumps(result, ensure_ascii=False)
@@ -214,7 +215,7 @@ class ToolSimulator:
             return _unknown_tool(name), "unknown_tool"
         problems = schema_errors(arguments, tool.parameters)
         if problems:
-            return error_result("invalid_argument", "; ".join(problems[:3])), "invalid_arguments"
+            return error_result("invalid_argument", "; ".join(problems[:3])), INVALID_ARGUMENTS
         if draw < self.fault_settings.rate:
             kind = self.fault_settings.kinds[int(draw / self.fault_settings.rate * len(self.fault_settings.kinds))]
             return error_result(kind, _FAULT_MESSAGES[kind]), kind

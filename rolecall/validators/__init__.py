@@ -1,6 +1,6 @@
 """The validator: named rule checks on a finished dialogue, then an LLM judge."""
 
-from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView
+from rolecall.validators._evidence import INVALID_ARGUMENTS, CheckResult, DialogueEvidence, ToolCallView
 from rolecall.validators._judge import JudgeVerdict, judge, judge_summary, tally, transcript
 from rolecall.validators._phenomena import DeclineOutcome, WithheldOutcome, decline_outcomes, withheld_outcomes
 from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
@@ -12,6 +12,7 @@ CHECK_NAMES = (SESSION_CHECK, *RULE_NAMES)
 
 __all__ = [
     "CHECK_NAMES",
+    "INVALID_ARGUMENTS",
     "RULES",
     "RULE_NAMES",
     "SESSION_CHECK",

@@ -33,6 +33,9 @@ def check_outcome(name: str, problems: list[str], note: str = "") -> CheckResult
     return CheckResult(name, False, "; ".join(problems[:_LISTED]) + more)
 
 
+INVALID_ARGUMENTS = "invalid_arguments"  # the fault of a call whose arguments broke the tool's schema
+
+
 @dataclass(frozen=True)
 class ToolCallView:
     """One assistant tool call and the tool message that answered it (if any)."""
@@ -44,7 +47,7 @@ class ToolCallView:
     arguments: dict[str, Any] | None  # None when raw_arguments is not a JSON object
     result: Any = None  # parsed JSON of the answering tool message (or its raw text)
     answered: bool = False
-    fault: str | None = None  # injected fault kind, or "invalid_arguments"; None for a normal result
+    fault: str | None = None  # injected fault kind, or INVALID_ARGUMENTS; None for a normal result
 
 
 @dataclass

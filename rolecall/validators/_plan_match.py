@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rolecall.planning import PlannedCall
+from rolecall.planning import PlannedCall, PriorCall
 from rolecall.scenario import value_validator
-from rolecall.validators._evidence import DialogueEvidence, ToolCallView
+from rolecall.validators._evidence import INVALID_ARGUMENTS, DialogueEvidence, ToolCallView
 from rolecall.validators._values import exempt, is_prose, same, show
 
 
@@ -93,6 +93,10 @@ def match_plan(evidence: DialogueEvidence) -> PlanMatch:
         if not found and planned.id in excused:
             match.blocked[planned.id] = excused[planned.id]
             continue
+        relookup = None if found else _failed_relookup(planned, evidence.prior_calls, match.calls)
+        if relookup:
+            match.blocked[planned.id] = relookup
+            continue
         if not found:
             match.missing[planned.id] = why_unmatched(planned.name, expected, match.calls, properties)
             continue
@@ -104,6 +108,20 @@ def match_plan(evidence: DialogueEvidence) -> PlanMatch:
         else:
             match.faulted[planned.id] = found[0]
     return match
+
+
+def _failed_relookup(planned: PlannedCall, prior_calls: Sequence[PriorCall], calls: list[ToolCallView]) -> str:
+    """Why ``planned``, never made, could not be: a value it takes from a prior call was looked up
+    again in the dialogue (with that prior call's tool; identifying the customer first is what
+    policies ask) and every such lookup got an injected fault. Arguments that broke the tool's
+    schema are the assistant's own mistake and excuse nothing. '' when nothing excuses it."""
+    tools = {prior.id: prior.name for prior in prior_calls}
+    for _argument, ref in planned.references():
+        again = [view for view in calls if view.name == tools.get(ref.call)]
+        if again and all(view.fault not in (None, INVALID_ARGUMENTS) for view in again):
+            view = again[0]
+            return f"{view.call_id} {view.name}, looking up again what {ref.call} found, got fault {view.fault}"
+    return ""
 
 
 def matches(expected: Any, actual: Any, schema: Mapping[str, Any]) -> bool:
