@@ -90,7 +90,7 @@ class TurnPlanner:
             if plan.builds_on(self.dialogue.turns):
                 entry["planned"].append(turn)
         hidden_max = self.settings.hidden_calls.max if self.settings.hidden_calls.enabled else 0
-        plan.hidden = choose_hidden(plan, self.rng, hidden_max)
+        plan.hidden = choose_hidden(plan, self.rng, hidden_max, explicit=self.context.write_tools)
         return plan
 
     def _follow_up_connections(self, chain: list[str]) -> list[str]:

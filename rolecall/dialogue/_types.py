@@ -45,6 +45,11 @@ class RunContext:
     def tools(self) -> dict[str, Tool]:
         return {tool.name: tool for tool in self.scenario.tools}
 
+    @property
+    def write_tools(self) -> frozenset[str]:
+        """The state-changing tools (declared ``x-readonly: false`` or inferred from the name)."""
+        return frozenset(tool.name for tool in self.scenario.tools if tool.effect[0] == "write")
+
 
 class DialogueFailed(Exception):
     """The dialogue could not be produced (a role kept failing); it is recorded as failed."""

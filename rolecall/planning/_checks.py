@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -228,17 +228,22 @@ def _connectivity_problems(plan: TurnPlan) -> list[str]:
     return [f"calls {missing} are not connected to the rest of the plan by references"] if missing else []
 
 
-def choose_hidden(plan: TurnPlan, rng: random.Random, max_hidden: int) -> list[str]:
+def choose_hidden(
+    plan: TurnPlan, rng: random.Random, max_hidden: int, explicit: Collection[str] = frozenset()
+) -> list[str]:
     """An upstream-closed set of producer calls to keep implicit.
 
     A call may be hidden only if it feeds a later call of this turn (final goal calls are
     never hidden) and every call of this turn it depends on is hidden too: the user cannot
     state a value that only a hidden call produces, so what follows it must be discovered.
+    Calls of the tools in ``explicit`` are never hidden (the session passes the state-changing
+    ones: a user who never asks for a ticket does not want one opened).
     """
     if max_hidden <= 0:
         return []
     ids = [call.id for call in plan.calls]
-    producers = {source for call in plan.calls for source in call.depends_on() if source in ids}
+    may_hide = {call.id for call in plan.calls if call.name not in explicit}
+    producers = {source for call in plan.calls for source in call.depends_on() if source in may_hide}
     if not producers:
         return []
     target = rng.randint(1, min(max_hidden, len(producers)))

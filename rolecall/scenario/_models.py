@@ -399,7 +399,10 @@ class GenerationSettings(StrictModel):
     )
     hidden_calls: CallBudget = Field(
         default_factory=lambda: CallBudget(enabled=True, max=2),
-        description="Upstream calls the user never mentions; the assistant must discover them.",
+        description=(
+            "Upstream calls the user never mentions; the assistant must discover them. "
+            "Only read-only tools' calls are hidden."
+        ),
     )
     prior_calls: PriorCallSettings = Field(
         default_factory=PriorCallSettings,

@@ -273,6 +273,24 @@ def test_hidden_calls_are_upstream_closed_producers_never_the_goal() -> None:
     assert choose_hidden(single, random.Random(0), max_hidden=2) == []
 
 
+def test_state_changing_calls_are_never_hidden() -> None:
+    # Seen in the embedded IT run: create_ticket hidden before get_ticket, so the user asked what
+    # was happening with the VPN and the assistant opened a ticket nobody asked for.
+    plan = TurnPlan(
+        goal="open a ticket and show me it",
+        calls=[
+            PlannedCall(id="$1", name="find_customer", arguments={"email": "a@b.co"}),
+            PlannedCall(id="$2", name="open_ticket", arguments={"customer_id": "$1.customer_id"}),
+            PlannedCall(id="$3", name="get_ticket", arguments={"ticket_id": "$2.ticket_id"}),
+        ],
+    )
+    seen = {tuple(choose_hidden(plan, random.Random(seed), 2, explicit={"open_ticket"})) for seed in range(50)}
+    assert seen == {("$1",)}  # and $2, a write, never: nor anything only it feeds
+    assert {tuple(choose_hidden(plan, random.Random(seed), 2)) for seed in range(50)} == {("$1",), ("$1", "$2")}
+    writes_only = TurnPlan(calls=plan.calls[1:])
+    assert choose_hidden(writes_only, random.Random(0), 2, explicit={"open_ticket"}) == []
+
+
 def test_heuristic_output_schema_names_the_entity_id() -> None:
     tool = _tool("get_invoice_by_number", {"number": STR})
     schema = heuristic_output_schema(tool)
