@@ -85,6 +85,9 @@ class TurnPlanner:
                 "calls": [call.id for call in plan.calls if call not in moved.calls],
             }
             plan = moved
+        # Values the user knows from before count as planned values: a lookup made again in the
+        # dialogue (identifying the customer by e-mail, as policies ask) returns the same id.
+        self.simulator.needed_values = self._needed_values(plan)
         if turn > 0:
             entry = self._follow_up_entry()  # recorded for every later turn, followed up or not
             if plan.builds_on(self.dialogue.turns):
@@ -244,15 +247,20 @@ class TurnPlanner:
         return needed
 
     def _needed_values(self, plan: TurnPlan) -> dict[str, list[tuple[tuple[str, ...], Any]]]:
-        """For each tool, (output path, value) for this turn's literal text arguments that the
-        tool's output supplies: "check_return_eligibility(item_id='LI-20931')" needs that item
-        among get_order_details' items. A top-level argument follows the dataflow graph's
-        edges; an id inside a list or object ("create_return(items=[{item_id: ...}])") is
-        matched to other tools' output fields of the same name. Numbers are left alone: an
+        """For each tool, (output path, value) for this turn's literal text arguments, and the
+        values it takes from prior calls, that the tool's output supplies:
+        "check_return_eligibility(item_id='LI-20931')" needs that item among get_order_details'
+        items. A top-level argument follows the dataflow graph's edges; an id inside a list or
+        object ("create_return(items=[{item_id: ...}])") is matched to other tools' output fields
+        of the same name. Numbers are left alone: an
         amount the customer asks for is not the price the order lists."""
         needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        known = {prior.id: prior.output for prior in self.dialogue.prior_calls}
         for call in plan.calls:
-            for parameter, literal in call.literals().items():
+            arguments = _resolve(call.arguments, known)  # references to prior calls: their values
+            for parameter, literal in arguments.items():
+                if Reference.parse(literal) is not None:
+                    continue
                 edges = self.context.graph.edges_into(call.name, parameter)
                 for name, value in _named_texts(literal, parameter):
                     if isinstance(literal, str):

@@ -428,6 +428,31 @@ prior_calls:
     assert "C-9" in backend.roles["user"].prompts[0]  # prior outputs are facts the user knows
 
 
+def test_a_lookup_made_again_agrees_with_what_the_user_knows_from_before(tmp_path: Path) -> None:
+    # Seen in the embedded IT run: the device lookup was moved before the dialogue (employee
+    # E001234), the assistant identified the user by e-mail as the policy says, and the
+    # simulator answered E104552, so the planned call with the prior id could never be made.
+    ids = iter(["C-1", "C-2"])  # the simulator's own draw differs each time
+
+    def simulator(prompt: str) -> dict[str, Any]:
+        return {"customer_id": next(ids)} if "answer now:\nfind_customer(" in prompt else {"status": "closed"}
+
+    steps = [
+        ("call", "find_customer", {"email": "ann@example.com"}),
+        ("call", "close_account", {"customer_id": "C-1"}),
+        ("say", "Your account is closed."),
+    ]
+    backend = Backend(steps, polite_user)
+    backend.roles["tool_simulator"] = Role(simulator)
+    text = SCENARIO.replace("prior_calls: {enabled: false}", "prior_calls: {enabled: true, share: 1.0}")
+    dialogue = _play(_context(tmp_path, text=text), backend)
+    assert [(p.name, p.output) for p in dialogue.prior_calls] == [("find_customer", {"customer_id": "C-1"})]
+    again = json.loads(dialogue.messages[2]["content"])
+    assert again == {"customer_id": "C-1"}  # the simulator said C-2; the plan's value from before wins
+    assert dialogue.provenance[2]["origin"] == "edited" and "customer_id" in json.dumps(dialogue.provenance[2])
+    assert dialogue.end_reason == COMPLETED
+
+
 def test_a_plan_shorter_than_the_scenarios_minimum_is_sent_back(tmp_path: Path) -> None:
     lone = {"goal": "Find me.", "calls": PLAN["calls"][:1]}
     plans = iter([lone, PLAN])
