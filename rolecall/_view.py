@@ -164,12 +164,15 @@ def show_file(
     path: Path, dialogue_id: str | None = None, limit: int = 5, width: int = 160, rejected: bool = False
 ) -> int:
     """Print up to ``limit`` dialogues from ``path`` (a .jsonl file, or a run's folder: its
-    dialogues, or with ``rejected`` its rejected and failed ones); returns how many were shown.
-    With ``rejected``, only dialogues that were not accepted, each with its failed checks first."""
+    dialogues, or with ``rejected`` its rejected and failed ones, or with ``dialogue_id`` all
+    three); returns how many were shown. A dialogue that was not accepted shows its failed
+    checks first; with ``rejected``, only such dialogues are shown."""
     console = Console()
     shown = 0
     if path.is_dir():
         names = ["rejected.jsonl", "failed.jsonl"] if rejected else ["dialogues.jsonl"]
+        if dialogue_id:  # an id names one dialogue, wherever it was filed
+            names = ["dialogues.jsonl", "rejected.jsonl", "failed.jsonl"]
         paths = [path / name for name in names if (path / name).exists()]
     else:
         paths = [path]
@@ -184,7 +187,7 @@ def show_file(
                     continue
                 if rejected and not is_rejected(record):
                     continue
-                console.print(render_record(record, width, failures_first=rejected))
+                console.print(render_record(record, width, failures_first=rejected or is_rejected(record)))
                 shown += 1
                 if shown >= limit:
                     return shown

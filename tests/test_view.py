@@ -82,6 +82,10 @@ def test_rejected_mode_shows_only_rejected_dialogues_with_their_failed_checks_fi
     plain = run_cli("view", out, "--limit", "50", cwd=tmp_path)
     accepted = len((out / "dialogues.jsonl").read_text().splitlines())
     assert plain.stdout.count("· accepted") == accepted
+    # An id names one dialogue wherever it was filed: a rejected one is found without --rejected.
+    one = run_cli("view", out, "--id", rejected[0]["id"], "--width", "400", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    assert rejected[0]["id"] in one.stdout and one.stdout.count("rejected: ") == 1
 
 
 def test_turn_notes_say_what_the_generation_knobs_did_to_each_turn() -> None:
