@@ -49,6 +49,7 @@ def tool_step(
     prompt, stop = engine.prompt(chat)
     usage = _new_usage()
     calls: dict[str, Any] = dict(step["calls"])
+    callable_now = dict(calls)  # before any narrowing to the tool the model names
     calling = step["text"] is None
     if not calling and calls:
         logits: list[Any] = []
@@ -132,9 +133,12 @@ def tool_step(
         arguments = parsed.get("arguments") if isinstance(parsed, dict) else None
         if not config.steering or _signature(name, arguments) not in step["answered"]:
             return _chat_reply(TOOL_CALL.format(text), reply, usage)
-        # Small models repeat the call they just made. Offer the other tools, or let it answer.
+        # Small models repeat the call they just made. Offer the other tools (all that can be
+        # called, when the step had narrowed them to the one the model named), or let it answer.
         _log.debug("repeat of an answered call to %s: offering the other tools", name)
         calls.pop(name, None)
+        callable_now.pop(name, None)
+        calls = calls or callable_now
         if not calls:
             if step["text"] is None:
                 return _chat_reply(TOOL_CALL.format(text), reply, usage)

@@ -279,6 +279,20 @@ def test_a_wanted_tool_that_can_be_called_is_the_only_one_offered() -> None:
     assert all(t["name"] in engine.generations[0]["grammar"]._grammar for t in (FIND, TRACK, blocked))
 
 
+def test_a_wanted_tool_whose_call_repeats_an_answered_one_gives_way_to_the_other_tools() -> None:
+    # Seen in the embedded IT run: the model named the e-mail lookup it had already made, its
+    # call repeated the answered one, and with only that tool offered the step fell back to
+    # prose: "I'm sorry, but I can't assist with that.", twice, and the dialogue ended there.
+    again = json.dumps({"name": FIND["name"], "arguments": {"order_number": "W-20417"}})
+    track = json.dumps({"name": TRACK["name"], "arguments": {"order_id": "ord_7h2k9x4m1q"}})
+    engine = ScriptedEngine(*CALL_ALWAYS, texts=[json.dumps({"name": FIND["name"]}), again, track])
+    blocked = _tool("get_invoice", "An invoice.", "invoice_id", "^inv_[0-9]{4}$")
+    content = _step(LlamaCppChatCompletionClient(), LOOKED_UP, [FIND_SAYS, TRACK, blocked], engine)
+    assert content == f"<tool_call>\n{track}\n</tool_call>"
+    grammar = engine.generations[2]["grammar"]._grammar  # the repeated tool is no longer offered
+    assert TRACK["name"] in grammar and FIND["name"] not in grammar
+
+
 def test_with_steering_off_the_models_own_text_and_call_stand() -> None:
     # A stock refusal with a tool at hand stays a refusal: no conversion into a call.
     engine = ScriptedEngine(*TEXT_ONLY, texts=["I'm sorry, but I can't assist with that."])
