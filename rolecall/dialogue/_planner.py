@@ -252,15 +252,18 @@ class TurnPlanner:
         "check_return_eligibility(item_id='LI-20931')" needs that item among get_order_details'
         items. A top-level argument follows the dataflow graph's edges; an id inside a list or
         object ("create_return(items=[{item_id: ...}])") is matched to other tools' output fields
-        of the same name. Numbers are left alone: an
-        amount the customer asks for is not the price the order lists."""
+        of the same name. Numbers are left alone: an amount the customer asks for is not the
+        price the order lists. A value from a prior call goes only into top-level fields (the
+        customer id a lookup returns): set inside a list item, it would sit beside that item's
+        other fields, which say something else than the prior call did."""
         needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         known = {prior.id: prior.output for prior in self.dialogue.prior_calls}
         for call in plan.calls:
-            arguments = _resolve(call.arguments, known)  # references to prior calls: their values
-            for parameter, literal in arguments.items():
-                if Reference.parse(literal) is not None:
-                    continue
+            for parameter, value in _known_from_before(call, known):
+                for edge in self.context.graph.edges_into(call.name, parameter):
+                    if len(edge.field.path) == 1 and (edge.field.path, value) not in needed.setdefault(edge.source, []):
+                        needed[edge.source].append((edge.field.path, value))
+            for parameter, literal in call.literals().items():
                 edges = self.context.graph.edges_into(call.name, parameter)
                 for name, value in _named_texts(literal, parameter):
                     if isinstance(literal, str):
@@ -332,6 +335,17 @@ class TurnPlanner:
             outputs[call.id] = output
             self.dialogue.prior_calls.append(PriorCall(id=call.id, name=call.name, arguments=arguments, output=output))
         return TurnPlan(goal=plan.goal, calls=[c for c in plan.calls if c.id not in moved])
+
+
+def _known_from_before(call: PlannedCall, outputs: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(parameter, text) for each argument of ``call`` that references a prior call's output."""
+    for parameter, ref in call.references():
+        try:
+            value = ref.resolve(outputs[ref.call]) if ref.call in outputs else None
+        except LookupError:
+            continue
+        if isinstance(value, str):
+            yield parameter, value
 
 
 def _named_texts(value: Any, name: str) -> Iterator[tuple[str, str]]:
