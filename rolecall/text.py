@@ -133,7 +133,10 @@ _AGENT_VOICE = re.compile(
     + r"|i (?:cannot|can't|can\u2019t|can not|don't|don\u2019t|do not) (?:provide|give|share|have) (?:access to )?"
     r"your (?:\w+ )?" + _OWN_DETAILS + r")\b"
     # Asking for "more details" with nothing after it: the agent's question to a vague request.
-    r"|\b(?:can|could) you (?:please )?provide (?:me with )?(?:more|further) (?:details|information)\s*[?.!]",
+    r"|\b(?:can|could) you (?:please )?provide (?:me with )?(?:more|further) (?:details|information)\s*[?.!]"
+    # The assistant model's stock refusal; customers ask for help, they do not "assist".
+    r"|\b(?:cannot|can't|can\u2019t|can not|unable to|not able to) assist(?: you)? with (?:that|this|your)\b"
+    r"|\bclarify your (?:request|question|issue)\b",
     re.IGNORECASE,
 )
 

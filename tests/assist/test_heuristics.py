@@ -34,6 +34,12 @@ from rolecall.assist import (
         ("Can you provide more details about the refund?", False),
         ("Could you provide your supervisor's name?", False),  # a customer asking about the agent's side
         ("Could you please provide your order number?", True),
+        # The assistant model's stock refusal, said as the customer's opening (embedded IT run).
+        ("I'm sorry, but I'm unable to assist with that. Could you please clarify your request?", True),
+        ("I can't assist with that.", True),
+        ("Could you clarify your request?", True),
+        ("I can't help it, the laptop keeps crashing.", False),
+        ("Sorry, I am not able to restart it right now, I'm on the train.", False),
     ],
 )
 def test_sounds_like_agent(text: str, agent: bool) -> None:
