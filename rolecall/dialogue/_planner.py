@@ -32,7 +32,7 @@ from rolecall.planning import (
     repair_references,
 )
 from rolecall.prompts import render
-from rolecall.validators import is_identifier
+from rolecall.validators import exempt, is_identifier
 
 PLAN_ATTEMPTS = 4
 PLAN_ATTEMPTS_PER_CHAIN = 2
@@ -253,7 +253,8 @@ class TurnPlanner:
         items. A top-level argument follows the dataflow graph's edges; an id inside a list or
         object ("create_return(items=[{item_id: ...}])") is matched to other tools' output fields
         of the same name. Numbers are left alone: an amount the customer asks for is not the
-        price the order lists. A value from a prior call goes only into top-level fields (the
+        price the order lists, and the assistant's own choices (an enum member, a flag, a
+        default) are not held to the plan anywhere. A value from a prior call goes only into top-level fields (the
         customer id a lookup returns): set inside a list item, it would sit beside that item's
         other fields, which say something else than the prior call did."""
         needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
@@ -263,7 +264,10 @@ class TurnPlanner:
                 for edge in self.context.graph.edges_into(call.name, parameter):
                     if len(edge.field.path) == 1 and (edge.field.path, value) not in needed.setdefault(edge.source, []):
                         needed[edge.source].append((edge.field.path, value))
+            properties = self.context.tools[call.name].parameters.get("properties") or {}
             for parameter, literal in call.literals().items():
+                if exempt(literal, properties.get(parameter) or {}):
+                    continue  # the assistant's own choice (an enum member, a flag): nothing must hold it
                 edges = self.context.graph.edges_into(call.name, parameter)
                 for name, value in _named_texts(literal, parameter):
                     if isinstance(literal, str):

@@ -4,7 +4,7 @@ from rolecall.validators._evidence import INVALID_ARGUMENTS, CheckResult, Dialog
 from rolecall.validators._judge import JudgeVerdict, judge, judge_summary, tally, transcript
 from rolecall.validators._phenomena import DeclineOutcome, WithheldOutcome, decline_outcomes, withheld_outcomes
 from rolecall.validators._rules import RULE_NAMES, RULES, run_rules, unstated_literals
-from rolecall.validators._values import is_identifier
+from rolecall.validators._values import exempt, is_identifier
 
 # The session's own check comes first; then the rule checks, in the order they run.
 SESSION_CHECK = "session_completed"
@@ -23,6 +23,7 @@ __all__ = [
     "ToolCallView",
     "WithheldOutcome",
     "decline_outcomes",
+    "exempt",
     "is_identifier",
     "judge",
     "judge_summary",

@@ -453,6 +453,56 @@ def test_a_lookup_made_again_agrees_with_what_the_user_knows_from_before(tmp_pat
     assert dialogue.end_reason == COMPLETED
 
 
+TICKETS = """
+name: desk
+description: A help desk.
+personas: [{name: Ann, description: terse, facts: {email: ann@example.com}}]
+tools:
+  - name: open_ticket
+    parameters:
+      type: object
+      properties: {summary: {type: string}, priority: {type: string, enum: [P1, P2, P3]}}
+      required: [summary, priority]
+    returns: {type: object, properties: {ticket_id: {type: string}}, required: [ticket_id]}
+  - name: get_ticket
+    parameters: {type: object, properties: {ticket_id: {type: string}}, required: [ticket_id]}
+    returns:
+      type: object
+      properties: {ticket_id: {type: string}, priority: {type: string, enum: [P1, P2, P3]}}
+      required: [ticket_id, priority]
+generation: {turns: {min: 1, max: 1}, plan_length: {min: 2, max: 2}, max_messages: 12, prior_calls: {enabled: false}}
+"""
+
+
+def test_a_value_the_assistant_chooses_is_not_forced_into_later_results(tmp_path: Path) -> None:
+    # Seen in the embedded IT run: the plan said priority P1, the assistant opened the ticket
+    # with P2 (its own choice, which goal_calls_made accepts), and code set P1 in get_ticket's
+    # result: the ticket read back contradicted the one just opened.
+    plan = {
+        "goal": "Open a ticket about the VPN and read it back.",
+        "calls": [
+            {"id": "$1", "name": "open_ticket", "arguments": {"summary": "VPN drops", "priority": "P1"}},
+            {"id": "$2", "name": "get_ticket", "arguments": {"ticket_id": "$1.ticket_id"}},
+        ],
+    }
+
+    def simulator(prompt: str) -> dict[str, Any]:
+        opening = "answer now:\nopen_ticket(" in prompt
+        return {"ticket_id": "T-1"} if opening else {"ticket_id": "T-1", "priority": "P2"}
+
+    steps = [
+        ("call", "open_ticket", {"summary": "VPN drops", "priority": "P2"}),
+        ("call", "get_ticket", {"ticket_id": "T-1"}),
+        ("say", "Ticket T-1 is open with priority P2."),
+    ]
+    backend = Backend(steps, polite_user, plan)
+    backend.roles["tool_simulator"] = Role(simulator)
+    dialogue = _play(_context(tmp_path, text=TICKETS), backend)
+    read_back = json.loads(dialogue.messages[4]["content"])
+    assert read_back == {"ticket_id": "T-1", "priority": "P2"}
+    assert dialogue.provenance[4]["origin"] == "model"
+
+
 def test_a_plan_shorter_than_the_scenarios_minimum_is_sent_back(tmp_path: Path) -> None:
     lone = {"goal": "Find me.", "calls": PLAN["calls"][:1]}
     plans = iter([lone, PLAN])
