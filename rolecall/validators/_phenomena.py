@@ -62,14 +62,33 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
 
 
+def _state_leaves(value: Any, schema: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(path, value) for the leaves of a result that state the world rather than describe it:
+    ids (by their field's name) and members of a fixed vocabulary (an enum in the output
+    schema: a status). Timestamps and prose may differ between two answers to the same query."""
+    schema = schema if isinstance(schema, dict) else {}
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        for key, item in value.items():
+            child = properties.get(key) or {}
+            if _scalar(item) and (is_identifier(key) or "enum" in child):
+                yield (*path, key), item
+            else:
+                yield from _state_leaves(item, child, (*path, key))
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _state_leaves(item, schema.get("items"), (*path, str(position)))
+
+
 def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
     """No result contradicts a prior call's output on the same entity, and no user message speaks
     of a prior call as a call it made.
 
     An entity is an object whose first field is an id; two objects with the same own id (key and
-    value) are the same entity, and a scalar field they share must agree. Only results of reading tools
-    (``Tool.effect``: ``x-readonly``, else the name's verb) before the dialogue's first write count:
-    a write may change the state legitimately."""
+    value) are the same entity, and a scalar field they share must agree. The very same call as a
+    prior one (tool and arguments) must also give the same ids and statuses at the same places.
+    Only results of reading tools (``Tool.effect``: ``x-readonly``, else the name's verb) before
+    the dialogue's first write count: a write may change the state legitimately."""
     if not evidence.prior_calls:
         return check_outcome("prior_state_kept", [])
     known: list[tuple[str, tuple[str, Any], dict[str, Any]]] = []  # (prior call id, own id, entity)
@@ -84,6 +103,17 @@ def prior_state_kept(evidence: DialogueEvidence) -> CheckResult:
             break  # the first write: later state may differ from what was before the dialogue
         if view.fault is not None or not isinstance(view.result, dict | list):
             continue
+        schema = evidence.output_schemas.get(view.name)
+        for prior in evidence.prior_calls:
+            if prior.name != view.name or prior.arguments != view.arguments:
+                continue
+            before_leaves = dict(_state_leaves(prior.output, schema))
+            for path, value in _state_leaves(view.result, schema):
+                if path in before_leaves and before_leaves[path] != value:
+                    problems.append(
+                        f"{view.call_id} {view.name}: {'.'.join(path)} {show(value)}, but the same call made "
+                        f"before the dialogue ({prior.id}) said {show(before_leaves[path])}"
+                    )
         for own, entity in _entities(view.result):
             for prior_id, before_own, before in known:
                 if own != before_own:

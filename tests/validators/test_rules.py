@@ -1198,6 +1198,27 @@ def test_prior_state_compares_an_entity_only_with_itself() -> None:
     assert check(evidence, "prior_state_kept")[0] is False
 
 
+def test_the_same_call_as_a_prior_one_gives_the_same_ids_and_statuses() -> None:
+    # Seen in the embedded IT run: the status page showed the VPN degraded under INC-204117
+    # before the dialogue; the same get_service_status(vpn) in it said operational, no ticket.
+    # A service is no entity (its first field is not an id), so only the same call can tell.
+    evidence = base()
+    evidence.output_schemas[FIND.name]["properties"]["tier"] = {"type": "string", "enum": ["gold", "silver"]}
+    before = {"name": "Ana Ruiz", "customer_id": "CUST-4821", "tier": "gold", "seen_at": "2026-03-13T09:00:00Z"}
+    evidence.prior_calls.append(PriorCall(id="$9", name=FIND.name, arguments={"email": EMAIL}, output=before))
+    # The same answer, but read at another time: nothing contradicts it.
+    set_result(evidence, "call_1", {**before, "seen_at": "2026-03-14T10:00:00Z"})
+    assert check(evidence, "prior_state_kept") == (True, "")
+    set_result(evidence, "call_1", {**before, "tier": "silver"})
+    passed, reason = check(evidence, "prior_state_kept")
+    assert not passed and "tier 'silver', but the same call made before the dialogue ($9) said 'gold'" in reason
+    set_result(evidence, "call_1", {**before, "customer_id": "CUST-0001"})
+    assert "customer_id 'CUST-0001'" in check(evidence, "prior_state_kept")[1]
+    # Another e-mail is another query: its answer may differ.
+    evidence.prior_calls[0] = PriorCall(id="$9", name=FIND.name, arguments={"email": "x@y.z"}, output=before)
+    assert check(evidence, "prior_state_kept") == (True, "")
+
+
 def test_prior_state_stops_comparing_at_the_first_write() -> None:
     evidence = base()
     evidence.prior_calls.append(
