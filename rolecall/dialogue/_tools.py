@@ -219,7 +219,21 @@ class ToolSimulator:
         if draw < self.fault_settings.rate:
             kind = self.fault_settings.kinds[int(draw / self.fault_settings.rate * len(self.fault_settings.kinds))]
             return error_result(kind, _FAULT_MESSAGES[kind]), kind
+        before = self._prior_output(tool, arguments)
+        if before is not None:
+            edits.append("the output of the same call made before the conversation")
+            return json.loads(json.dumps(before)), None
         return await self._invent(tool, arguments, edits), None
+
+    def _prior_output(self, tool: Tool, arguments: dict[str, Any]) -> Any:
+        """The output of a prior call that this reading call repeats, while nothing has been
+        written since: the same query against the same state has the same answer (a model asked
+        again draws another one). None otherwise."""
+        if tool.effect[0] == "write":
+            return None
+        if any(self.tools[call.name].effect[0] == "write" for call in self.calls if call.name in self.tools):
+            return None
+        return next((output for name, args, output in self.prior if name == tool.name and args == arguments), None)
 
     async def _invent(self, tool: Tool, arguments: dict[str, Any], edits: list[str]) -> Any:
         """A valid result from the model; ``edits`` gets a line for each change code made to it."""

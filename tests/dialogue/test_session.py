@@ -438,7 +438,8 @@ def test_a_lookup_made_again_agrees_with_what_the_user_knows_from_before(tmp_pat
         return {"customer_id": next(ids)} if "answer now:\nfind_customer(" in prompt else {"status": "closed"}
 
     steps = [
-        ("call", "find_customer", {"email": "ann@example.com"}),
+        # Not the very same call as the prior one (that gets the prior output as it was).
+        ("call", "find_customer", {"email": "Ann@example.com"}),
         ("call", "close_account", {"customer_id": "C-1"}),
         ("say", "Your account is closed."),
     ]

@@ -212,14 +212,35 @@ def test_calls_made_before_the_dialogue_are_shown_to_later_calls_as_shared_state
     """A prior call's output is state the tools must agree with: the model answering a later
     call sees it (marked as before the conversation), while the dialogue's own call list, which
     the record and the faults read, stays the dialogue's."""
-    role = ScriptedRole([{"order_id": "O-1", "total": 5}, {"order_id": "O-1", "total": 5}])
+    role = ScriptedRole([{"order_id": "O-1", "total": 5}, {"order_id": "O-2", "total": 5}])
     simulator = _simulator(role)
     prior = _run(simulator.simulate("get_order", {"order_id": "O-1"}))
     assert prior == {"order_id": "O-1", "total": 5}
     simulator.remember_prior("get_order", {"order_id": "O-1"}, {"order_id": "O-1", "total": 9})
-    _run(simulator.execute("get_order", {"order_id": "O-1"}, "c1"))
+    _run(simulator.execute("get_order", {"order_id": "O-2"}, "c1"))
     assert '"total": 9' in role.prompts[1] and "before this conversation" in role.prompts[1]
     assert [call.call_id for call in simulator.calls] == ["c1"]
+
+
+def test_the_same_reading_call_as_a_prior_one_gets_its_output_until_something_is_written() -> None:
+    # Seen in the embedded IT run: the status page showed the VPN degraded before the dialogue,
+    # and the model, asked the same query again, answered "operational".
+    role = ScriptedRole([{"order_id": "O-1", "total": 5}])
+    simulator = _simulator(role)
+    simulator.remember_prior("get_order", {"order_id": "O-1"}, {"order_id": "O-1", "total": 9})
+    answer = _run(simulator.execute("get_order", {"order_id": "O-1"}, "c1"))
+    assert json.loads(answer) == {"order_id": "O-1", "total": 9}
+    assert role.prompts == []  # no model asked
+    assert simulator.origin_of("c1") == {
+        "origin": "edited",
+        "edits": ["the output of the same call made before the conversation"],
+    }
+    # After a write the state may have changed: the model answers again.
+    simulator.tools["refund"] = Tool("refund", "Refunds an order.", {"type": "object"}, {"type": "object"})
+    simulator.output_schemas = {**simulator.output_schemas, "refund": {"type": "object"}}
+    role.replies = [{"refunded": True}, {"order_id": "O-1", "total": 0}]
+    _run(simulator.execute("refund", {}, "c2"))
+    assert json.loads(_run(simulator.execute("get_order", {"order_id": "O-1"}, "c3")))["total"] == 0
 
 
 def test_a_call_the_framework_never_ran_gets_an_error_that_says_why() -> None:
