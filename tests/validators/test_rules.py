@@ -662,24 +662,10 @@ def test_literals_compare_case_insensitively_and_numbers_by_value() -> None:
     assert check(evidence, "goal_calls_made") == (True, "")
 
 
-def test_references_to_prior_calls_resolve_against_their_output() -> None:
-    evidence = base()
-    evidence.prior_calls = [
-        PriorCall(id="$1", name=FIND.name, arguments={"email": EMAIL}, output={"customer_id": "CUST-4821"})
-    ]
-    evidence.turns[0] = TurnPlan(
-        goal="See my open orders",
-        calls=[PlannedCall(id="$2", name=LIST.name, arguments={"customer_id": "$1.customer_id", "status": "open"})],
-    )
-    drop(evidence, 2, 3)
-    assert failing(evidence) == {}
-    evidence.prior_calls[0].output = {"customer_id": "CUST-0001"}
-    assert not check(evidence, "goal_calls_made")[0]
-
-
-def _known_before_but_looked_up_again(outcome: dict[str, Any] | None) -> DialogueEvidence:
-    """The customer id is known from before the dialogue ($1), but the assistant looks the
-    customer up again (policy: identify by e-mail) and that lookup gets ``outcome``."""
+def _customer_known_from_before(outcome: dict[str, Any] | None = None) -> DialogueEvidence:
+    """Turn 1 lists the orders of a customer known from before the dialogue ($1); with
+    ``outcome``, the assistant looks the customer up again (policy: identify by e-mail) and
+    that lookup gets it."""
     evidence = base()
     evidence.prior_calls = [
         PriorCall(id="$1", name=FIND.name, arguments={"email": EMAIL}, output={"customer_id": "CUST-4821"})
@@ -694,11 +680,19 @@ def _known_before_but_looked_up_again(outcome: dict[str, Any] | None) -> Dialogu
     return evidence
 
 
+def test_references_to_prior_calls_resolve_against_their_output() -> None:
+    evidence = _customer_known_from_before()
+    drop(evidence, 2, 3)
+    assert failing(evidence) == {}
+    evidence.prior_calls[0].output = {"customer_id": "CUST-0001"}
+    assert not check(evidence, "goal_calls_made")[0]
+
+
 def test_a_fault_on_looking_up_again_what_a_prior_call_found_excuses_what_needs_it() -> None:
     # Seen in the embedded IT helpdesk run: the employee id was prior state, the assistant asked
     # for the e-mail as the policy says, the lookup got an injected not_found, and the unlock
     # that needed the id was counted as never made.
-    evidence = _known_before_but_looked_up_again({"error": {"code": "not_found", "message": "No such customer."}})
+    evidence = _customer_known_from_before({"error": {"code": "not_found", "message": "No such customer."}})
     passed, reason = check(evidence, "goal_calls_made")
     assert passed, reason
     assert "$2 list_orders could not be made: call_1 find_customer_by_email, looking up again what $1" in reason
@@ -708,7 +702,7 @@ def test_a_fault_on_looking_up_again_what_a_prior_call_found_excuses_what_needs_
 
 def test_a_fault_on_another_tool_or_a_later_success_excuses_nothing() -> None:
     # The same lookup succeeds later: the goal call could have been made.
-    evidence = _known_before_but_looked_up_again({"error": {"code": "rate_limited", "message": "Busy."}})
+    evidence = _customer_known_from_before({"error": {"code": "rate_limited", "message": "Busy."}})
     evidence.messages[4:] = [
         ask(call("call_1b", "find_customer_by_email", email=EMAIL)),
         answer("call_1b", {"customer_id": "CUST-4821", "name": "Ana Ruiz"}),
@@ -717,18 +711,11 @@ def test_a_fault_on_another_tool_or_a_later_success_excuses_nothing() -> None:
     passed, reason = check(evidence, "goal_calls_made")
     assert not passed and "$2 list_orders: no such call was made" in reason
     # The lookup's own arguments broke the schema: the assistant's mistake, not an injected fault.
-    evidence = _known_before_but_looked_up_again({"error": {"code": "invalid_arguments", "message": "Bad e-mail."}})
+    evidence = _customer_known_from_before({"error": {"code": "invalid_arguments", "message": "Bad e-mail."}})
     passed, reason = check(evidence, "goal_calls_made")
     assert not passed and "$2 list_orders: no such call was made" in reason
     # A fault on a tool that does not look up the prior call's value.
-    evidence = base()
-    evidence.prior_calls = [
-        PriorCall(id="$1", name=FIND.name, arguments={"email": EMAIL}, output={"customer_id": "CUST-4821"})
-    ]
-    evidence.turns[0] = TurnPlan(
-        goal="See my open orders",
-        calls=[PlannedCall(id="$2", name=LIST.name, arguments={"customer_id": "$1.customer_id", "status": "open"})],
-    )
+    evidence = _customer_known_from_before()
     evidence.messages[2:] = [
         ask(call("call_1", "cancel_order", order_id="ORD-1001", reason="arrived too late")),
         answer("call_1", {"error": {"code": "not_found", "message": "No such order."}}),
