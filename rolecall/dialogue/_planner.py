@@ -254,9 +254,9 @@ class TurnPlanner:
         object ("create_return(items=[{item_id: ...}])") is matched to other tools' output fields
         of the same name. Numbers are left alone: an amount the customer asks for is not the
         price the order lists, and the assistant's own choices (an enum member, a flag, a
-        default) are not held to the plan anywhere. A value from a prior call goes only into top-level fields (the
-        customer id a lookup returns): set inside a list item, it would sit beside that item's
-        other fields, which say something else than the prior call did."""
+        default) are not held to the plan anywhere. A value from a prior call goes only into
+        top-level fields (the customer id a lookup returns): set inside a list item, it would
+        sit beside that item's other fields, which say something else than the prior call did."""
         needed: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         known = {prior.id: prior.output for prior in self.dialogue.prior_calls}
         for call in plan.calls:
