@@ -82,7 +82,7 @@ class TurnPlanner:
             moved = await self.move_to_prior(plan) if requested else plan
             self.dialogue.phenomena["prior_state"] = {
                 "requested": requested,
-                "calls": [call.id for call in plan.calls if call not in moved.calls],
+                "calls": [call.id for call in plan.calls if call.id not in {c.id for c in moved.calls}],
             }
             plan = moved
         # Values the user knows from before count as planned values: a lookup made again in the
@@ -330,15 +330,23 @@ class TurnPlanner:
         if not moved:
             return plan
         outputs: dict[str, Any] = {p.id: p.output for p in self.dialogue.prior_calls}
+        known_as: dict[str, str] = {}  # a moved call's id -> the declared prior call it repeats
         for call in plan.calls:
             if call.id not in moved:
                 continue
             arguments = _resolve(call.arguments, outputs)
+            same = next((p for p in self.dialogue.prior_calls if (p.name, p.arguments) == (call.name, arguments)), None)
+            if same is not None:
+                # The scenario already says this call happened: one memory of it, with its output.
+                known_as[call.id] = same.id
+                outputs[call.id] = same.output
+                continue
             output = await self.simulator.simulate(call.name, arguments)
             self.simulator.remember_prior(call.name, arguments, output)
             outputs[call.id] = output
             self.dialogue.prior_calls.append(PriorCall(id=call.id, name=call.name, arguments=arguments, output=output))
-        return TurnPlan(goal=plan.goal, calls=[c for c in plan.calls if c.id not in moved])
+        kept = [c for c in plan.calls if c.id not in moved]
+        return TurnPlan(goal=plan.goal, calls=[_with_references(c, known_as) for c in kept])
 
 
 def _known_from_before(call: PlannedCall, outputs: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -364,27 +372,30 @@ def _named_texts(value: Any, name: str) -> Iterator[tuple[str, str]]:
         yield name, value
 
 
+def _with_references(call: PlannedCall, renamed: Mapping[str, str]) -> PlannedCall:
+    """``call`` with its references to the calls in ``renamed`` pointing at their new ids."""
+
+    def rewrite(value: Any) -> Any:
+        ref = Reference.parse(value)
+        if ref is not None and ref.call in renamed:
+            return str(Reference(call=renamed[ref.call], path=ref.path))
+        return value
+
+    arguments = {k: rewrite(v) for k, v in call.arguments.items()}
+    return PlannedCall(id=call.id, name=call.name, arguments=arguments)
+
+
 def _renumber(reply: PlanReply, first_id: int) -> TurnPlan:
     """Give the plan's calls the next free ids, rewriting references to them.
 
     Planners often restart at ``$1``; renumbering (rather than rejecting) keeps good plans.
+    The reply's own ids win over earlier ones it may have reused by mistake.
     """
-    mapping = {}
+    mapping: dict[str, str] = {}
     for offset, call in enumerate(reply.calls):
-        if call.id not in mapping:
-            mapping[call.id] = f"${first_id + offset}"
-
-    def rewrite(value: Any) -> Any:
-        ref = Reference.parse(value)
-        # The reply's own ids win over earlier ones it may have reused by mistake.
-        if ref is not None and ref.call in mapping:
-            return f"{mapping[ref.call]}.{'.'.join(ref.path)}"
-        return value
-
+        mapping.setdefault(call.id, f"${first_id + offset}")
     calls = [
-        PlannedCall(
-            id=f"${first_id + offset}", name=call.name, arguments={k: rewrite(v) for k, v in call.arguments.items()}
-        )
+        _with_references(PlannedCall(id=f"${first_id + offset}", name=call.name, arguments=call.arguments), mapping)
         for offset, call in enumerate(reply.calls)
     ]
     return TurnPlan(goal=reply.goal, calls=calls)

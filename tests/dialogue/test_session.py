@@ -428,6 +428,28 @@ prior_calls:
     assert "C-9" in backend.roles["user"].prompts[0]  # prior outputs are facts the user knows
 
 
+def test_a_planned_call_the_scenario_declares_as_prior_is_not_remembered_twice(tmp_path: Path) -> None:
+    # Seen in the embedded IT run: the scenario declares get_service_status(vpn) as a prior
+    # call, the plan began with the same call, and moving it before the dialogue added a
+    # second, identical prior call with a freshly simulated (and different) output.
+    prior = """
+prior_calls:
+  - {name: find_customer, arguments: {email: ann@example.com}, output: {customer_id: C-9}, note: signed up}
+"""
+    steps = [("call", "close_account", {"customer_id": "C-9"}), ("say", "Your account is closed.")]
+    backend = Backend(steps, polite_user)
+    text = SCENARIO.replace("prior_calls: {enabled: false}", "prior_calls: {enabled: true, share: 1.0}")
+    dialogue = _play(_context(tmp_path, prior, text), backend)
+    assert [(p.id, p.name, p.output) for p in dialogue.prior_calls] == [("$1", "find_customer", {"customer_id": "C-9"})]
+    assert not any("answer now:\nfind_customer(" in p for p in backend.roles["tool_simulator"].prompts)
+    # What the plan took from the moved call it now takes from the declared one.
+    assert [(c.name, c.arguments) for c in dialogue.turns[0].calls] == [
+        ("close_account", {"customer_id": "$1.customer_id"})
+    ]
+    assert dialogue.phenomena["prior_state"]["calls"] == ["$2"]
+    assert dialogue.end_reason == COMPLETED
+
+
 def test_a_lookup_made_again_agrees_with_what_the_user_knows_from_before(tmp_path: Path) -> None:
     # Seen in the embedded IT run: the device lookup was moved before the dialogue (employee
     # E001234), the assistant identified the user by e-mail as the policy says, and the
