@@ -56,8 +56,9 @@ class LlamaCppClientConfig(BaseModel):
     n_ctx: int = Field(default=8192, ge=512)
     n_threads: int | None = Field(
         default=None,
-        description="CPU threads; default: all cores. On cores busy with other work 1 can be faster: llama.cpp's "
-        "threads wait for each other after every step (benchmarks/threads.py).",
+        description="CPU threads; default: every core this process may run on (its CPU affinity, so "
+        "`taskset -c 0` means one). On cores busy with other work 1 can be faster: llama.cpp's threads wait "
+        "for each other after every step (benchmarks/threads.py).",
     )
     temperature: float = Field(default=0.3, ge=0.0)
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)
@@ -88,6 +89,15 @@ class LlamaCppClientConfig(BaseModel):
     )
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the platform has one (a process
+    pinned with ``taskset`` or a container's cpuset), else every core. More threads than cores
+    only makes llama.cpp's threads wait for each other."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class _Engine:
     """A loaded model plus the lock that serialises access to it."""
 
@@ -100,7 +110,7 @@ class _Engine:
             path,
             repack_weights=config.repack_weights,
             n_ctx=config.n_ctx,
-            n_threads=config.n_threads or os.cpu_count() or 1,
+            n_threads=config.n_threads or usable_cores(),
             seed=config.seed,
             verbose=False,
         )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -127,3 +130,18 @@ def test_every_header_value_is_masked_and_scrubbed(monkeypatch: pytest.MonkeyPat
     text = factory.scrub("401 for azure-literal-key-123 / tenant-secret-789 / sk-live-123456")
     assert "azure-literal" not in text and "tenant-secret" not in text and "sk-live" not in text
     assert "azure-literal" not in json.dumps(factory.describe())
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_the_embedded_model_uses_the_cores_the_process_may_run_on() -> None:
+    """A process pinned to one core (``taskset -c 0``) gets one llama.cpp thread, not one per core
+    of the machine: extra threads on a shared core only wait for each other."""
+
+    def printed(code: str) -> list[str]:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return result.stdout.split()
+
+    report = "from rolecall.models._llama import usable_cores; print(usable_cores(), len(os.sched_getaffinity(0)))"
+    assert printed(f"import os; os.sched_setaffinity(0, {{min(os.sched_getaffinity(0))}}); {report}") == ["1", "1"]
+    threads, allowed = printed(f"import os; {report}")
+    assert threads == allowed
