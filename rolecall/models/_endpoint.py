@@ -23,7 +23,7 @@ import asyncio
 import ssl
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +64,9 @@ class ChatEndpoint:
         self._ssl: ssl.SSLContext | bool = _certifi_context() if parts.scheme == "https" else True
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncGenerator[None] | None = None
 
-    def _session_for_this_loop(self) -> aiohttp.ClientSession:
+    async def _session_for_this_loop(self) -> aiohttp.ClientSession:
         # A session belongs to the loop it was made in; a client reused under a later
         # asyncio.run (a library user's, a test's) gets a new one.
         loop = asyncio.get_running_loop()
@@ -73,12 +74,14 @@ class ChatEndpoint:
             connector = aiohttp.TCPConnector(limit=self._connections or 0, limit_per_host=0, ssl=self._ssl)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
             self._loop = loop
+            self._closer = _closed_when_the_loop_ends(self._session)
+            await anext(self._closer)
         return self._session
 
     async def post(self, body: bytes) -> HttpReply:
         """The server's reply to ``body``; a connection that fails or times out raises the
         openai SDK's ``APIConnectionError`` or ``APITimeoutError`` (the aiohttp error as cause)."""
-        session = self._session_for_this_loop()
+        session = await self._session_for_this_loop()
         try:
             async with session.post(
                 self.url, data=body, headers=self._headers, timeout=self._timeout, proxy=self._proxy
@@ -102,6 +105,17 @@ class ChatEndpoint:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+async def _closed_when_the_loop_ends(session: aiohttp.ClientSession) -> AsyncGenerator[None]:
+    """Started in a loop, this closes ``session`` on that loop as the loop ends: ``asyncio.run``
+    closes the loop's open async generators before it closes the loop (``shutdown_asyncgens``).
+    A client that is never closed then leaves no session or connection behind its loop, where
+    one made again for a later loop would otherwise be collected unclosed, with aiohttp's errors."""
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 def endpoint_of(sdk_client: openai.AsyncOpenAI, path: str, connections: int | None) -> ChatEndpoint:

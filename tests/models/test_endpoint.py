@@ -6,10 +6,12 @@ Each fault is made by a real socket on 127.0.0.1 and seen through the client, as
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import json
 import socket
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -143,26 +145,59 @@ def test_a_reply_slower_than_the_timeout_is_a_timeout() -> None:
     assert isinstance(error, openai.APITimeoutError)
 
 
-def test_a_compressed_reply_is_decoded_and_the_transport_serves_a_second_event_loop() -> None:
-    body = gzip.compress(json.dumps(COMPLETION).encode())
-    heads: list[bytes] = []
+def _keep_alive(body: bytes, headers: bytes, heads: list[bytes]) -> Callable[[socket.socket], None]:
+    """A handler that answers every request on its connection with ``body``, keeping each head."""
 
     def answer(connection: socket.socket) -> None:
         with connection:
-            while True:  # keep-alive: answer each request on this connection
+            while True:
                 try:
                     heads.append(_read_request(connection))
                 except ConnectionError:
                     return
                 connection.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + headers
+                    + b"Content-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
                 )
 
+    return answer
+
+
+def test_a_compressed_reply_is_decoded_and_the_transport_serves_a_second_event_loop() -> None:
+    heads: list[bytes] = []
+    answer = _keep_alive(gzip.compress(json.dumps(COMPLETION).encode()), b"Content-Encoding: gzip\r\n", heads)
     with raw_server(answer) as url:
         assert _ask(url, calls=2) == ["hi", "hi"]
     # The SDK client's headers reach the server.
     assert all(b"authorization: bearer sk-test" in head.lower() for head in heads)
+
+
+def test_a_client_used_under_two_event_loops_and_never_closed_leaves_nothing_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A library user's ``asyncio.run`` twice with one client, never closing it: each loop's
+    session and connections are closed as that loop ends, not left to warn when collected."""
+    replies: list[object] = []
+    heads: list[bytes] = []
+    with raw_server(_keep_alive(json.dumps(COMPLETION).encode(), b"", heads)) as url:
+        client = DirectOpenAIChatCompletionClient(model="gpt-4o-mini", base_url=url, api_key="sk-test", max_retries=0)
+
+        async def ask(client: DirectOpenAIChatCompletionClient) -> None:
+            replies.append((await client.create([UserMessage(content="x", source="user")])).content)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            asyncio.run(ask(client))
+            asyncio.run(ask(client))
+            del client
+            gc.collect()
+    assert replies == ["hi", "hi"]
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert [r.getMessage() for r in caplog.records if "nclosed" in r.getMessage()] == []
 
 
 def test_requests_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
