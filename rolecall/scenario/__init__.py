@@ -31,7 +31,14 @@ from rolecall.scenario._models import (
     UserSettings,
     ValidationSettings,
 )
-from rolecall.scenario._names import READ_VERBS, action_stems, name_words, names_other_thing
+from rolecall.scenario._names import (
+    READ_VERBS,
+    action_stems,
+    name_words,
+    names_other_thing,
+    unasked_write,
+    word_stems,
+)
 from rolecall.scenario._source import Problem, ProblemsFound, format_path
 
 __all__ = [
@@ -69,6 +76,8 @@ __all__ = [
     "meta_validator",
     "name_words",
     "names_other_thing",
+    "unasked_write",
     "usable_schema",
     "value_validator",
+    "word_stems",
 ]

@@ -1,12 +1,14 @@
 """What names of tools, parameters and fields say: their words, a tool's verb, a field's kind.
 
-Shared by the planner (which wires outputs into parameters) and the validator (which asks where
-an argument's value came from), so both read names the same way.
+Shared by the planner (which wires outputs into parameters), the validator (which asks where
+an argument's value came from, and whether a change was asked for) and the embedded model's
+steering, so all read names the same way.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 
@@ -45,6 +47,44 @@ def action_stems(tool: str) -> set[str]:
     if words and words[0] in _GENERIC_VERBS:
         words = words[1:]
     return {word[:5] for word in words if len(word) >= 4} or {word[:5] for word in words}
+
+
+def word_stems(text: str) -> set[str]:
+    """Stems of ``text``'s words of four letters or more, as :func:`action_stems` cuts them."""
+    return {word[:5] for word in re.findall(r"[a-z]+", text.lower()) if len(word) >= 4}
+
+
+def unasked_write(tool: str, writes: Mapping[str, set[str]], asked: set[str]) -> str | None:
+    """Why the user's words (their stems, ``asked``) do not ask for the state-changing ``tool``,
+    one of ``writes`` (every state-changing tool -> its :func:`action_stems`); None when they do.
+
+    They ask for it when they name what it does, including the words that set it apart from the
+    other state-changing tools when it has any, and no other state-changing tool fits them better
+    (see :func:`_fits_better`). "Change the address of my pending order" asks for
+    ``modify_pending_order_address``, not for ``modify_pending_order_payment``, though the second
+    shares three of its four words; "store credit for my late order" does not ask for
+    ``add_order_note``, whose own word is "note". The reason is "" when no word of it was said."""
+    stems = writes[tool]
+    if not stems & asked:
+        return ""
+    better = next((other for other, its in writes.items() if other != tool and _fits_better(its, stems, asked)), None)
+    if better is not None:
+        return f"the user's words ask for {better}"
+    own = stems - {stem for name, its in writes.items() if name != tool for stem in its}
+    if own and not own & asked:
+        return f"the user never said what sets it apart: {', '.join(w for w in name_words(tool) if w[:5] in own)}"
+    return None
+
+
+def _fits_better(other: set[str], stems: set[str], asked: set[str]) -> bool:
+    """Whether the user's words (``asked``) name the tool with stems ``other`` better than the one
+    with ``stems``: every stem they share with the second they share with the first, and either
+    more of them, or all of the first's and not all of the second's ("my ticket id" names
+    ``create_ticket`` whole, and ``add_ticket_comment`` without its comment)."""
+    named, named_other = stems & asked, other & asked
+    if not named <= named_other:
+        return False
+    return named < named_other or (other <= asked and not stems <= asked)
 
 
 def _singular_words(name: str) -> set[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rolecall.scenario import action_stems
+from rolecall.scenario import action_stems, word_stems
 from rolecall.text import says_cannot
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
 from rolecall.validators._values import (
@@ -25,7 +25,6 @@ from rolecall.validators._values import (
     norm,
     show,
     token_in,
-    word_stems,
 )
 
 # "I ran the order lookup tool", "we called the API": a user speaking of calls, not of memory.

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rolecall.planning import descendants, literal_values
-from rolecall.scenario import action_stems, name_words
+from rolecall.scenario import action_stems, unasked_write, word_stems
 from rolecall.text import agent_phrase
 from rolecall.validators._claims import claim_problems
 from rolecall.validators._evidence import CheckResult, DialogueEvidence, ToolCallView, check_outcome
@@ -44,7 +44,6 @@ from rolecall.validators._values import (
     schema_problem,
     show,
     texts_of,
-    word_stems,
     wrong_kind,
 )
 
@@ -383,13 +382,9 @@ def tool_calls_answered(evidence: DialogueEvidence) -> CheckResult:
 def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
     """A call to a state-changing tool must be planned, or asked for by the user before it:
     a refund nobody wanted is in the database of a stateful benchmark, whatever the assistant says.
-
-    The user asked for a tool when their words name what it does (the stems of its name past a
-    generic verb), including the words that set it apart from the other state-changing tools when
-    it has any, and no other state-changing tool fits their words better (see ``_fits_better``).
-    "Change the address of my pending order" asks for ``modify_pending_order_address``, not for
-    ``modify_pending_order_payment``, though the second shares three of its four words; "store
-    credit for my late order" does not ask for ``add_order_note``, whose own word is "note"."""
+    What counts as asked for is :func:`rolecall.scenario.unasked_write`'s reading of the user's
+    words (the stems of the tool's name past a generic verb, what sets it apart from the other
+    state-changing tools, and no other one fitting the words better)."""
     planned_tools = {call.name for call in planned_calls(evidence)}
     writes = {name: action_stems(name) for name, tool in evidence.tools.items() if tool.effect[0] == "write"}
     problems = []
@@ -397,31 +392,11 @@ def no_unplanned_writes(evidence: DialogueEvidence) -> CheckResult:
         if view.name not in writes or view.name in planned_tools:
             continue
         asked = word_stems(" ".join(said(evidence.messages, "user", view.position)))
-        stems = writes[view.name]
-        own = stems - {stem for name, its in writes.items() if name != view.name for stem in its}
-        better = next(
-            (other for other, its in writes.items() if other != view.name and _fits_better(its, stems, asked)), None
-        )
-        problem = f"{view.call_id} {view.name} changes state, but was neither planned nor asked for"
-        if not stems & asked:
-            problems.append(problem)
-        elif better is not None:
-            problems.append(f"{problem} (the user's words ask for {better})")
-        elif own and not own & asked:
-            words = [word for word in name_words(view.name) if word[:5] in own]
-            problems.append(f"{problem} (the user never said what sets it apart: {', '.join(words)})")
+        why = unasked_write(view.name, writes, asked)
+        if why is not None:
+            problem = f"{view.call_id} {view.name} changes state, but was neither planned nor asked for"
+            problems.append(f"{problem} ({why})" if why else problem)
     return check_outcome("no_unplanned_writes", problems)
-
-
-def _fits_better(other: set[str], stems: set[str], asked: set[str]) -> bool:
-    """Whether the user's words (``asked``) name the tool with stems ``other`` better than the one
-    with ``stems``: every stem they share with the second they share with the first, and either
-    more of them, or all of the first's and not all of the second's ("my ticket id" names
-    ``create_ticket`` whole, and ``add_ticket_comment`` without its comment)."""
-    named, named_other = stems & asked, other & asked
-    if not named <= named_other:
-        return False
-    return named < named_other or (other <= asked and not stems <= asked)
 
 
 def claims_match_results(evidence: DialogueEvidence) -> CheckResult:

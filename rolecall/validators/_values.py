@@ -288,8 +288,3 @@ def other_kind_source(value: str, name: str, sources: list[tuple[str, str]]) -> 
         elif token_in(wanted, held):
             return None
     return other
-
-
-def word_stems(text: str) -> set[str]:
-    """Stems of ``text``'s words of four letters or more, as :func:`action_stems` cuts them."""
-    return {word[:5] for word in re.findall(r"[a-z]+", text.lower()) if len(word) >= 4}
