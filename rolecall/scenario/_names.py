@@ -1,8 +1,7 @@
 """What names of tools, parameters and fields say: their words, a tool's verb, a field's kind.
 
-Shared by the planner (which wires outputs into parameters), the validator (which asks where
-an argument's value came from, and whether a change was asked for) and the embedded model's
-steering, so all read names the same way.
+Shared by the planner (which wires outputs into parameters) and the validator (which asks where
+an argument's value came from, and whether a change was asked for), so both read names the same way.
 """
 
 from __future__ import annotations
