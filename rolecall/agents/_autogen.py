@@ -39,6 +39,7 @@ from autogen_core.models import (
 from autogen_core.tools import BaseTool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
+from rolecall.agents._clients import ToolObjectsClient
 from rolecall.agents._limits import RateLimiter
 from rolecall.agents._protocols import (
     AssistantStep,
@@ -241,9 +242,10 @@ class AutogenAssistant:
         self._retry = retry or RetryPolicy()
         self._limiter = limiter or RateLimiter()
         self._last_prompt_tokens = 0.0  # what the next call is charged against a token quota
-        self._client = client
         self._system_message = system_message or DEFAULT_ASSISTANT_SYSTEM
         self._tools = [_SimulatedTool(tool, execute) for tool in tools]
+        # So that what a simulated tool declares beside its schema reaches the model client.
+        self._client = ToolObjectsClient(client, self._tools)
         self._context = UnboundedChatCompletionContext()
         # One agent per set of offered tools, all on one memory: a turn that withholds a tool
         # (missing_function) gets an agent without it, and the next turn has it back.

@@ -8,14 +8,16 @@ writes the same files) and summed into the manifest instead.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
+
+from rolecall.agents._clients import ForwardingClient
 
 
 @dataclass
@@ -54,11 +56,11 @@ class ModelTime:
         }
 
 
-class TimedClient(ChatCompletionClient):
+class TimedClient(ForwardingClient):
     """A chat client that records each ``create`` of one role into its :class:`RoleTime`."""
 
     def __init__(self, inner: ChatCompletionClient, spent: RoleTime):
-        self.inner = inner
+        super().__init__(inner)
         self.spent = spent
 
     async def create(
@@ -72,39 +74,13 @@ class TimedClient(ChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         started = time.perf_counter()
-        result = await self.inner.create(
+        result = await super().create(
             messages,
             tools=tools,
-            tool_choice=tool_choice,  # type: ignore[arg-type]
+            tool_choice=tool_choice,
             json_output=json_output,
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         )
         self.spent.add(time.perf_counter() - started, result)
         return result
-
-    def create_stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[str | CreateResult, None]:
-        return self.inner.create_stream(*args, **kwargs)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def actual_usage(self) -> RequestUsage:
-        return self.inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self.inner.total_usage()
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self.inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self.inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> Any:  # deprecated in AutoGen, still abstract
-        return self.inner.capabilities
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self.inner.model_info
