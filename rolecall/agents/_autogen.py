@@ -209,6 +209,8 @@ class _SimulatedTool(BaseTool[BaseModel, BaseModel]):
         # Not sent to any model: the embedded client routes a missing id to the tool that returns
         # it. The output fields as the planner's dataflow graph reads them, computed once.
         self.produces = frozenset(field.name for field in output_fields(tool.returns))
+        # Likewise: the embedded assistant is not offered a change the customer did not ask for.
+        self.changes_state = tool.effect[0] == "write"
         self._execute = execute
 
     @property

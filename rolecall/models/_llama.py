@@ -44,6 +44,7 @@ from rolecall.models._prefix_cache import load_llama, prefix_cache
 from rolecall.models._usage import MeasuredUsage
 from rolecall.models._weights import DEFAULT_MODEL, ensure_model
 from rolecall.prompts import render
+from rolecall.scenario import action_stems, unasked_write, word_stems
 
 MODEL_INFO = ModelInfo(vision=False, function_calling=True, json_output=True, structured_output=True, family="unknown")
 
@@ -76,8 +77,9 @@ class LlamaCppClientConfig(BaseModel):
     steering: bool = Field(
         default=True,
         description="The aids for a weak assistant: grounded ids, tool_call_bias, routing to lookups, redraws "
-        "of repeats and refusals, no repeat of an answered call. Off (the assist policy's 'none'): the model's "
-        "own choice of calling, and its own call or text, under the grammar only.",
+        "of repeats and refusals, no repeat of an answered call, no change the customer did not ask for. Off "
+        "(the assist policy's 'none'): the model's own choice of calling, and its own call or text, under the "
+        "grammar only.",
     )
     prefix_cache_bytes: int = Field(
         default=1 << 30, ge=0, description="RAM for reusable prompt prefixes, every byte counted; 0: off."
@@ -175,6 +177,16 @@ def _produced(tools: Sequence[Tool | ToolSchema]) -> dict[str, set[str]]:
     }
 
 
+def _state_changing(tools: Sequence[Tool | ToolSchema]) -> dict[str, set[str]]:
+    """Tool -> the stems of what it does, for the tools that carry ``changes_state`` as true (the
+    simulated tools do; a plain schema says nothing, and is never held back as a change)."""
+    return {
+        tool.schema["name"]: action_stems(tool.schema["name"])  # type: ignore[union-attr]
+        for tool in tools
+        if getattr(tool, "changes_state", False)
+    }
+
+
 class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClientConfig]):
     """Runs a GGUF model in this process; every reply is grammar-constrained JSON where it matters."""
 
@@ -202,7 +214,9 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
     ) -> CreateResult:
         schemas = _tool_schemas(tools) if tool_choice != "none" else []
         chat = self._chat(messages, schemas)
-        constraint = self._constraint(messages, schemas, tool_choice, json_output, _produced(tools))
+        constraint = self._constraint(
+            messages, schemas, tool_choice, json_output, _produced(tools), _state_changing(tools)
+        )
         engine = await asyncio.to_thread(_engine, self._config)
         reply = await asyncio.to_thread(self._complete, engine, chat, constraint, dict(extra_create_args))
         return self._result(reply, bool(schemas))
@@ -309,12 +323,21 @@ class LlamaCppChatCompletionClient(ChatCompletionClient, Component[LlamaCppClien
         tool_choice: Tool | str,
         json_output: bool | type[BaseModel] | None,
         produces: dict[str, set[str]] | None = None,
+        writes: dict[str, set[str]] | None = None,
     ) -> dict[str, Any]:
         """The ``create_chat_completion`` arguments that constrain the reply: a grammar or a format."""
         if tools:
             chosen = list(tools)
             if not isinstance(tool_choice, str):
                 chosen = [t for t in tools if t["name"] == tool_choice.schema["name"]]
+            if self._config.steering and tool_choice == "auto" and writes:
+                # The 1.5B assistant adds order notes and refunds nobody asked for: a change the
+                # customer's words do not ask for (as the no_unplanned_writes rule reads them) is
+                # not offered. The tool list in the prompt stays whole.
+                asked = word_stems(" ".join(_user_said(messages)))
+                chosen = [
+                    t for t in chosen if t["name"] not in writes or unasked_write(t["name"], writes, asked) is None
+                ]
             blocked: dict[str, list[str]] = {}
             if self._config.steering and self._config.ground_identifiers:
                 candidates = candidate_values(_evidence(messages))
@@ -409,6 +432,10 @@ _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+def _user_said(messages: Sequence[LLMMessage]) -> list[str]:
+    return [m.content for m in messages if isinstance(m, UserMessage) and isinstance(m.content, str)]
 
 
 def _evidence(messages: Sequence[LLMMessage]) -> list[str]:

@@ -61,6 +61,8 @@ def test_the_assistants_client_gets_the_simulated_tools_with_what_they_declare()
     assert [tool.schema["name"] for tool in given] == ["find_order", "cancel_order"]  # type: ignore[union-attr]
     produces = {tool.schema["name"]: getattr(tool, "produces", None) for tool in given}  # type: ignore[union-attr]
     assert produces == {"find_order": frozenset({"order_id", "status"}), "cancel_order": frozenset()}
+    changes = {tool.schema["name"]: getattr(tool, "changes_state", None) for tool in given}  # type: ignore[union-attr]
+    assert changes == {"find_order": False, "cancel_order": True}
     # The schema every client turns into its request is the one the agent listed.
     assert given[0].schema == {  # type: ignore[union-attr]
         "name": "find_order",

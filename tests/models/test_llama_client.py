@@ -18,7 +18,7 @@ from autogen_core.models import (
 pytest.importorskip("llama_cpp", reason='needs llama-cpp-python: pip install -e ".[local-small]"')
 np = pytest.importorskip("numpy")
 
-from rolecall.models._llama import LlamaCppChatCompletionClient  # noqa: E402
+from rolecall.models._llama import LlamaCppChatCompletionClient, _state_changing  # noqa: E402
 from rolecall.models._llama_tools import _call_chance, tool_step  # noqa: E402
 
 
@@ -86,6 +86,39 @@ def test_with_nothing_callable_the_model_must_answer_unless_a_call_is_required()
     assert step["calls"] == {} and step["text"] is not None
     # A required call is still made, ungrounded, rather than none at all.
     assert _offered(client._constraint(ASKED, [TRACK], "required", None)) == [TRACK["name"]]
+
+
+NOTE = _tool("add_order_note", "Add a note to an order.", "order_id", "^ord_[a-z0-9]{10}$")
+REFUND = _tool("issue_refund", "Refund an order.", "order_id", "^ord_[a-z0-9]{10}$")
+
+
+class _ChangingTool:
+    """A tool as the simulator hands it over: a schema, and whether a call changes state."""
+
+    def __init__(self, schema: dict, changes_state: bool):
+        self.schema, self.changes_state = schema, changes_state
+
+
+def test_a_change_the_customer_did_not_ask_for_is_not_offered() -> None:
+    """Seen in the embedded retail run: asked to cancel an order, the 1.5B assistant added five
+    order notes. A state-changing tool the customer's words do not ask for is held back; one they
+    ask for, reading tools, and every tool with steering off are offered."""
+    tools = [FIND, TRACK, NOTE, REFUND]
+    writes = _state_changing([_ChangingTool(t, t in (NOTE, REFUND)) for t in tools])
+    assert set(writes) == {NOTE["name"], REFUND["name"]}
+    client = LlamaCppChatCompletionClient()
+    assert _offered(client._constraint(LOOKED_UP, tools, "auto", None, {}, writes)) == [FIND["name"], TRACK["name"]]
+    asked = [
+        *LOOKED_UP[:1],
+        UserMessage(content="It came broken, please refund W-20417.", source="user"),
+        *LOOKED_UP[2:],
+    ]
+    offered = _offered(client._constraint(asked, tools, "auto", None, {}, writes))
+    assert offered == [FIND["name"], TRACK["name"], REFUND["name"]]
+    # A required call, or a client without steering (assist 'none'), is not narrowed.
+    assert NOTE["name"] in _offered(client._constraint(LOOKED_UP, tools, "required", None, {}, writes))
+    free = LlamaCppChatCompletionClient(steering=False)
+    assert _offered(free._constraint(LOOKED_UP, tools, "auto", None, {}, writes)) == [t["name"] for t in tools]
 
 
 def test_text_is_allowed_only_when_the_choice_is_auto() -> None:
