@@ -38,7 +38,7 @@ from rolecall.mock._reading import (
 from rolecall.mock._roles import response_schema, system_text
 from rolecall.mock._settings import MockSettings
 from rolecall.mock._values import digest, object_for, value_for
-from rolecall.scenario import value_validator
+from rolecall.scenario import READ_VERBS, name_words, value_validator
 
 # The customer's replies. Confirmations are picked by digest, so runs stay reproducible.
 DONE = "Thank you, that is everything."
@@ -101,7 +101,12 @@ class MockBrain:
         calls = self._chain(task, suggested[fed[0] :], follow_up=True) if fed else []
         if len(calls) < max(task.min_calls, 1):
             calls = self._chain(task, suggested, follow_up=False)
-        goal = f"I need help with case {digest(task.prompt) % 100000:05d}."
+        # The goal asks for every state change the calls make, as a planner's must (the plan checks
+        # send back one it does not ask for), in a customer's words: "reset my password".
+        changes = [name_words(call["name"]) for call in calls if name_words(call["name"])[0] not in READ_VERBS]
+        asked = " and ".join(" ".join([words[0], "my", *words[1:]]) for words in changes)
+        case = f"I need help with case {digest(task.prompt) % 100000:05d}"
+        goal = f"{case}: please {asked}." if asked else f"{case}."
         with self.lock:
             self.plans[goal] = {"calls": calls, "prior": task.prior}
         return {"goal": goal, "calls": calls}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,12 +36,20 @@ def test_check_screens_a_plain_openai_dialogue_and_says_what_it_skipped(tmp_path
     assert run_cli("run", SCENARIO, "-o", run, "-n", "2", "--model", "mock", "-q", cwd=tmp_path).returncode == 0
     record = read_run(run)["accepted"][0]
     plain = tmp_path / "plain.jsonl"
-    plain.write_text(json.dumps({"messages": record["messages"], "tools": record["tools"]}) + "\n{broken\n")
+    # The mock's user asks for each planned change ("case 12345: please cancel my order."); this
+    # one asks for "case 12345" only.
+    messages = [
+        {**message, "content": re.sub(r": please [^.]*\.", ".", message["content"])}
+        if message["role"] == "user"
+        else message
+        for message in record["messages"]
+    ]
+    plain.write_text(json.dumps({"messages": messages, "tools": record["tools"]}) + "\n{broken\n")
     result = run_cli("check", plain, "--scenario", SCENARIO, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "1 dialogues checked:" in result.stdout and "1 lines are not JSON objects" in result.stdout
-    # Without a plan a write counts only if the user asked for it, and the mock's user asks for
-    # "case 12345", not a refund: the rule that needs no plan still speaks.
+    # Without a plan a write counts only if the user asked for it: the rule that needs no plan
+    # still speaks.
     assert "failed no_unplanned_writes: 1" in result.stdout
     for name in ("goal_calls_made", "hidden_calls_discovered", "no_hidden_narration", "session_completed"):
         assert f"skipped {name}:" in result.stdout
