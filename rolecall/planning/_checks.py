@@ -11,7 +11,15 @@ from typing import Any
 
 from rolecall.planning._graph import compatible, schema_at
 from rolecall.planning._plan import PlannedCall, TurnPlan, literal_values
-from rolecall.scenario import Tool, action_stems, names_other_thing, value_validator
+from rolecall.scenario import (
+    Tool,
+    action_stems,
+    name_words,
+    names_other_thing,
+    unasked_write,
+    value_validator,
+    word_stems,
+)
 from rolecall.text import topic_stems
 
 
@@ -120,11 +128,28 @@ def distinctive_stems(tools: Mapping[str, Tool]) -> dict[str, set[str]]:
 
 
 def goal_problems(plan: TurnPlan, tools: Mapping[str, Tool]) -> list[str]:
-    """A goal sentence that names a state change none of the plan's calls makes ("issue a refund"
-    over a lookup and get_order_details): the user would ask for the refund, not for what was
-    planned. A tool's action counts as named when every one of its distinctive stems is in the
-    goal ("request", "trip" and "approval" for request_trip_approval); a goal that names one of
-    its own calls' actions is kept whatever else it says ("cancel it and refund me")."""
+    """A goal sentence that does not say what the plan's state changes are: the user asks for the
+    goal, so the request would not ask for them, and an assistant should not make them unasked.
+
+    Two ways. A planned state-changing call the goal does not ask for, read as the
+    ``no_unplanned_writes`` check reads the user's words (:func:`rolecall.scenario.unasked_write`):
+    "cancel my trip" over ``send_itinerary`` and ``cancel_booking``, or "what is happening with my
+    VPN" over ``create_ticket``. And a goal that names a state change none of the plan's calls
+    makes ("issue a refund" over a lookup and get_order_details): the user would ask for the
+    refund, not for what was planned. A tool's action counts as named when every one of its
+    distinctive stems is in the goal ("request", "trip" and "approval" for request_trip_approval);
+    a goal that names one of its own calls' actions is kept whatever else it says ("cancel it and
+    refund me")."""
+    writes = {name: action_stems(name) for name, tool in tools.items() if tool.effect[0] == "write"}
+    asked = word_stems(plan.goal)
+    for call in plan.calls:
+        why = unasked_write(call.name, writes, asked) if call.name in writes else None
+        if why is not None:
+            words = ", ".join(word for word in name_words(call.name) if word[:5] in writes[call.name])
+            return [
+                f"the goal does not ask for what {call.id} {call.name} does ({why or words}): say it in the "
+                "goal, or leave the call out"
+            ]
     said = topic_stems(plan.goal)
     distinctive = distinctive_stems(tools)
     planned = {call.name for call in plan.calls}

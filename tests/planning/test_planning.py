@@ -370,6 +370,22 @@ def test_a_goal_naming_an_action_no_call_performs_is_sent_back(goal: str, proble
     assert plan_problems(plan, WITH_REFUND, SCHEMAS, {}, max_calls=4) == []  # a usable plan, if a poor one
 
 
+def test_every_planned_change_must_be_asked_for_by_the_goal() -> None:
+    """Seen in the embedded runs: "cancel my upcoming trip" planned with send_itinerary before
+    cancel_booking, "what is happening with my VPN" with create_ticket. Reading calls need no word
+    in the goal; a state change does, as the user's words need it in no_unplanned_writes."""
+    refund = PlannedCall(id="$4", name="issue_refund", arguments={"order_id": "$2.orders.0.order_id"})
+    cancel_and_refund = GOOD.model_copy(update={"calls": [*GOOD.calls, refund]})
+    (problem,) = goal_problems(cancel_and_refund, WITH_REFUND)
+    assert problem.startswith("the goal does not ask for what $4 issue_refund does (refund)")
+    asked = cancel_and_refund.model_copy(update={"goal": "Cancel my last order and refund me."})
+    assert goal_problems(asked, WITH_REFUND) == []
+    (problem,) = goal_problems(GOOD.model_copy(update={"goal": "Where is my parcel?"}), WITH_REFUND)
+    assert problem.startswith("the goal does not ask for what $3 cancel_order does (cancel")
+    lookups_only = GOOD.model_copy(update={"goal": "Where is my parcel?", "calls": GOOD.calls[:2]})
+    assert goal_problems(lookups_only, WITH_REFUND) == []
+
+
 def test_a_goal_is_read_against_the_distinctive_words_of_each_tool() -> None:
     stems = distinctive_stems(WITH_REFUND)
     assert stems["issue_refund"] == {"refun"} and stems["cancel_order"] == {"cance"}
