@@ -4,7 +4,7 @@ that hands the assistant's model client the tool objects the agent was given.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from typing import Any
 
 from autogen_core import CancellationToken
@@ -29,16 +29,27 @@ class ForwardingClient(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        return await self.inner.create(
+        request = self.inner.create(
             messages,
-            tools=tools,
+            tools=self.tools_for(tools),
             tool_choice=tool_choice,  # type: ignore[arg-type]
             json_output=json_output,
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         )
+        return await self.answer(request)
+
+    def tools_for(self, tools: Sequence[Tool | ToolSchema]) -> Sequence[Tool | ToolSchema]:
+        """The tools the inner client is handed for ``tools``: the same, unless a subclass says."""
+        return tools
+
+    async def answer(self, request: Awaitable[CreateResult]) -> CreateResult:
+        """The inner client's result; a subclass may watch it come."""
+        return await request
 
     def create_stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[str | CreateResult, None]:
+        if "tools" in kwargs:
+            kwargs["tools"] = self.tools_for(kwargs["tools"])
         return self.inner.create_stream(*args, **kwargs)
 
     async def close(self) -> None:
@@ -79,29 +90,5 @@ class ToolObjectsClient(ForwardingClient):
         super().__init__(inner)
         self._by_name = {tool.name: tool for tool in tools}
 
-    def _objects(self, tools: Sequence[Tool | ToolSchema]) -> list[Tool | ToolSchema]:
+    def tools_for(self, tools: Sequence[Tool | ToolSchema]) -> list[Tool | ToolSchema]:
         return [self._by_name.get(tool["name"], tool) if isinstance(tool, dict) else tool for tool in tools]
-
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | str = "auto",  # type: ignore[override]
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
-        return await super().create(
-            messages,
-            tools=self._objects(tools),
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        )
-
-    def create_stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[str | CreateResult, None]:
-        if "tools" in kwargs:
-            kwargs["tools"] = self._objects(kwargs["tools"])
-        return self.inner.create_stream(*args, **kwargs)

@@ -8,14 +8,11 @@ writes the same files) and summed into the manifest instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
-from autogen_core.tools import Tool, ToolSchema
-from pydantic import BaseModel
+from autogen_core.models import ChatCompletionClient, CreateResult
 
 from rolecall.agents._clients import ForwardingClient
 
@@ -63,24 +60,8 @@ class TimedClient(ForwardingClient):
         super().__init__(inner)
         self.spent = spent
 
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | str = "auto",  # type: ignore[override]
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
+    async def answer(self, request: Awaitable[CreateResult]) -> CreateResult:
         started = time.perf_counter()
-        result = await super().create(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        )
+        result = await request
         self.spent.add(time.perf_counter() - started, result)
         return result

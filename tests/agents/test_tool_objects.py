@@ -3,43 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from autogen_core import CancellationToken
-from autogen_core.models import CreateResult, LLMMessage, ModelInfo
+from autogen_core.models import ModelInfo
 from autogen_core.tools import Tool, ToolSchema
 from autogen_ext.models.replay import ReplayChatCompletionClient
-from pydantic import BaseModel
 
 from rolecall.agents._autogen import AutogenAssistant
+from rolecall.agents._clients import ForwardingClient
 from rolecall.scenario import Tool as ScenarioTool
 
 RETURNS = {"type": "object", "properties": {"order_id": {"type": "string"}, "status": {"type": "string"}}}
 
 
-class RecordingClient(ReplayChatCompletionClient):
-    """AutoGen's scripted client, keeping the ``tools`` each request was given."""
+class RecordingClient(ForwardingClient):
+    """AutoGen's scripted client, keeping the ``tools`` each request handed it."""
 
     def __init__(self, replies: list[str]):
         info = ModelInfo(
             vision=False, function_calling=True, json_output=False, family="unknown", structured_output=False
         )
-        super().__init__(replies, model_info=info)
+        super().__init__(ReplayChatCompletionClient(replies, model_info=info))
         self.tools_given: list[list[Tool | ToolSchema]] = []
 
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | str = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
+    def tools_for(self, tools: Sequence[Tool | ToolSchema]) -> Sequence[Tool | ToolSchema]:
         self.tools_given.append(list(tools))
-        return await super().create(messages, tools=tools, json_output=json_output, extra_create_args=extra_create_args)
+        return tools
 
 
 async def _execute(name: str, arguments: dict, call_id: str) -> str:
