@@ -18,7 +18,7 @@ from rolecall.agents import PlanReply, StructuredRole, plan_reply_for
 from rolecall.assist import AssistPolicy
 from rolecall.dialogue._tools import ToolSimulator
 from rolecall.dialogue._types import Dialogue, DialogueFailed, RunContext
-from rolecall.dialogue._user import persona_text
+from rolecall.dialogue._user import has_own_name, persona_text
 from rolecall.planning import (
     PlannedCall,
     PriorCall,
@@ -30,6 +30,7 @@ from rolecall.planning import (
     output_fields,
     plan_problems,
     repair_references,
+    voice_problems,
 )
 from rolecall.prompts import render
 from rolecall.validators import exempt, is_identifier
@@ -183,6 +184,8 @@ class TurnPlanner:
             # failed dialogue (the 1.5B model copies "W-48213" from a description however told).
             if attempt < PLAN_ATTEMPTS - 1:
                 problems += goal_problems(plan, self.context.tools)
+                persona = self.dialogue.persona
+                problems += voice_problems(plan.goal, persona.name if has_own_name(persona) else None)
                 problems += copied_example_problems(plan, self.context.tools, self.dialogue.facts)
                 if follow_ups and not plan.builds_on(self.dialogue.turns):
                     problems.append("this turn must follow up on an earlier turn: reference one of its calls' outputs")

@@ -7,6 +7,7 @@ from rolecall.planning._checks import (
     goal_problems,
     plan_problems,
     repair_references,
+    voice_problems,
 )
 from rolecall.planning._graph import DataflowGraph, Edge, OutputField, output_fields, schema_at
 from rolecall.planning._outputs import (
@@ -48,4 +49,5 @@ __all__ = [
     "resolve_output_schemas",
     "schema_at",
     "usable_output_schema",
+    "voice_problems",
 ]

@@ -119,6 +119,25 @@ def copied_example_problems(plan: TurnPlan, tools: Mapping[str, Tool], facts: Ma
     return problems
 
 
+# "The user wants ...", "A customer needs ...": a goal about the user, not in their words.
+_ABOUT_THE_USER = re.compile(r"^\W*(?:the|a|this)\s+(?:user|customer|client|employee|traveller|traveler)\b", re.I)
+
+
+def voice_problems(goal: str, persona_name: str | None) -> list[str]:
+    """A goal written about the user instead of in their words: "Tomasz Nowak wants a refund",
+    "add store credit to Priya's account", "The user wants to cancel ...". The user role says
+    the goal to the agent, and the 1.5B user copies it, speaking of itself in the third person.
+    ``persona_name``: None for a persona without a name of its own."""
+    names = re.findall(r"[^\W\d_]{2,}", persona_name or "")
+    named = next((name for name in names if re.search(rf"\b{re.escape(name)}\b", goal)), None)
+    if named is None and not _ABOUT_THE_USER.search(goal):
+        return []
+    about = repr(named) if named else "'the user'"
+    return [
+        f"the goal speaks of the user ({about}): write it as the user says it, in the first person ('I want', 'my')"
+    ]
+
+
 def distinctive_stems(tools: Mapping[str, Tool]) -> dict[str, set[str]]:
     """Per tool, the stems of the words saying what it does that no other tool's name shares:
     "refun" for issue_refund, "shipp" and "addre" for update_shipping_address; "order" says

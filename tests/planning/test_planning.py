@@ -21,6 +21,7 @@ from rolecall.planning import (
     repair_references,
     resolve_output_schemas,
     schema_at,
+    voice_problems,
 )
 from rolecall.scenario import Tool
 
@@ -402,3 +403,26 @@ def test_a_value_copied_from_a_tool_descriptions_example_is_sent_back_unless_the
     assert copied_example_problems(plan, tools, {"order_number": "W-48213"}) == []
     plan.calls[0].arguments["order_number"] = "W-10321"
     assert copied_example_problems(plan, tools, {}) == []
+
+
+@pytest.mark.parametrize(
+    ("goal", "name", "problem"),
+    [
+        ("Add goodwill store credit to Priya's account for the late delivery.", "Priya Raman", "'Priya'"),
+        ("Tomasz Nowak wants to cancel the order and get a refund.", "Tomasz Nowak", "'Tomasz'"),
+        ("The user wants to cancel the order W-48213.", "Tomasz Nowak", "'the user'"),
+        ("A customer needs the shipping address changed.", None, "'the user'"),
+        ("I want my order W-39550 cancelled and refunded.", "Tomasz Nowak", None),
+        ("Please send the itinerary to the user's manager.", None, None),  # not about the user as subject
+        ("I need help with my account.", None, None),
+    ],
+)
+def test_a_goal_written_about_the_user_is_sent_back(goal: str, name: str | None, problem: str | None) -> None:
+    """Seen in the embedded runs: the 1.5B planner writes the goal about the persona, and the
+    1.5B user says it so ("add store credit to Priya's account")."""
+    problems = voice_problems(goal, name)
+    if problem is None:
+        assert problems == []
+    else:
+        (text,) = problems
+        assert f"({problem})" in text and "first person" in text
