@@ -119,8 +119,10 @@ def copied_example_problems(plan: TurnPlan, tools: Mapping[str, Tool], facts: Ma
     return problems
 
 
-# "The user wants ...", "A customer needs ...": a goal about the user, not in their words.
-_ABOUT_THE_USER = re.compile(r"^\W*(?:the|a|this)\s+(?:user|customer|client|employee|traveller|traveler)\b", re.I)
+# "The user wants ...", "A customer needs ...", "... to the customer's account": a goal about the
+# user, not in their words.
+_THE_USER = r"(?:the|a|this)\s+(?:user|customer|client|employee|traveller|traveler)"
+_ABOUT_THE_USER = re.compile(rf"^\W*(?:to\s+)?{_THE_USER}\b|\b{_THE_USER}'s\b", re.I)
 
 
 def voice_problems(goal: str, persona_name: str | None) -> list[str]:

@@ -412,8 +412,10 @@ def test_a_value_copied_from_a_tool_descriptions_example_is_sent_back_unless_the
         ("Tomasz Nowak wants to cancel the order and get a refund.", "Tomasz Nowak", "'Tomasz'"),
         ("The user wants to cancel the order W-48213.", "Tomasz Nowak", "'the user'"),
         ("A customer needs the shipping address changed.", None, "'the user'"),
+        ("To add goodwill store credit to the customer's account for a late delivery.", None, "'the user'"),
         ("I want my order W-39550 cancelled and refunded.", "Tomasz Nowak", None),
-        ("Please send the itinerary to the user's manager.", None, None),  # not about the user as subject
+        ("Please send the itinerary to the user's manager.", None, "'the user'"),
+        ("Please send the itinerary to my manager; the customer service desk said so.", None, None),
         ("I need help with my account.", None, None),
     ],
 )
